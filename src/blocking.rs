@@ -1,0 +1,33 @@
+//! The one way lakeshift runs blocking or CPU-heavy work (connectorx, file parsing and
+//! encoding) off the async runtime: a panic in the task becomes an error, never a crash.
+
+use std::future::Future;
+
+use crate::error::{Error, Result};
+
+/// Start `work` on the blocking pool now; await the returned future for its result.
+pub fn spawn_blocking<T, F>(task: &str, work: F) -> impl Future<Output = Result<T>> + use<T, F>
+where
+    F: FnOnce() -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let task = task.to_string();
+    let span = tracing::Span::current();
+    let handle = tokio::task::spawn_blocking(move || span.in_scope(work));
+    async move {
+        match handle.await {
+            Ok(result) => result,
+            Err(e) => {
+                let reason = match e.try_into_panic() {
+                    Ok(panic) => panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "panicked".into()),
+                    Err(e) => e.to_string(),
+                };
+                Err(Error::Internal { task, reason })
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The command line: one file per command group, each calling library functions.
+
+mod demo;
+mod import;
+mod pipeline;
+mod schema;
+
+use std::io::Write;
+
+use clap::{Parser, Subcommand};
+use lakeshift::postgres::DbUrl;
+use lakeshift::{Error, Result};
+
+/// Move and serve Postgres data through Apache Arrow.
+///
+/// lakeshift migrates Postgres schemas, loads historical CSV exports with a row-level reject
+/// log, and runs declarative pipelines of such steps. Database URLs come from flags, from a
+/// pipeline's `connections`, or from DATABASE_URL (default
+/// postgres://postgres@127.0.0.1:5432/postgres). Passwords are never printed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "lakeshift",
+    version,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// More log output (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Dump or copy a Postgres schema's metadata (tables, keys, views, functions, ...).
+    #[command(subcommand)]
+    Schema(schema::SchemaCommand),
+    /// Load CSV files into existing tables, typed by the table, with a reject log.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
+    /// Run a pipeline YAML file, step by step.
+    Run(pipeline::RunArgs),
+    /// Check a pipeline YAML file and report every problem without running it.
+    Validate(pipeline::ValidateArgs),
+    /// Demo data: the HR data set in the format of the historical exports.
+    #[command(subcommand)]
+    Demo(demo::DemoCommand),
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Schema(cmd) => schema::run(cmd).await,
+        Command::Import(cmd) => import::run(cmd, !cli.quiet).await,
+        Command::Run(args) => pipeline::run(args, !cli.quiet).await,
+        Command::Validate(args) => pipeline::validate(args),
+        Command::Demo(cmd) => demo::run(cmd).await,
+    }
+}
+
+/// clap value parser for database URLs: the message says what is wrong, without the password.
+pub fn parse_url(raw: &str) -> std::result::Result<DbUrl, String> {
+    DbUrl::parse(raw).map_err(|e| e.to_string())
+}
+
+/// clap value parser for a one-byte CSV delimiter or quote character.
+pub fn parse_ascii_char(raw: &str) -> std::result::Result<u8, String> {
+    let unescaped = match raw {
+        "\\t" | "tab" => "\t",
+        other => other,
+    };
+    match unescaped.as_bytes() {
+        [b] if b.is_ascii() && *b != b'\n' && *b != b'\r' => Ok(*b),
+        _ => Err(format!(
+            "{raw:?} must be exactly one ASCII character (use \\t for a tab)"
+        )),
+    }
+}
+
+/// Print to stdout; a closed pipe (`| head`) ends the command quietly.
+pub fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::Io {
+            path: "<stdout>".into(),
+            reason: e.to_string(),
+        })
+}
+
+pub fn is_broken_pipe(error: &Error) -> bool {
+    matches!(error, Error::Io { path, reason } if path.as_os_str() == "<stdout>" && reason.contains("Broken pipe"))
+}
+
+/// Write a JSON report file.
+pub fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> Result<()> {
+    let json = serde_json::to_vec_pretty(value).map_err(|e| Error::Invalid(e.to_string()))?;
+    std::fs::write(path, json).map_err(|e| Error::io(path, &e))
+}

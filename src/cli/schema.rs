@@ -1,0 +1,95 @@
+//! `lakeshift schema dump|copy`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use lakeshift::Result;
+use lakeshift::postgres::catalog::Catalog;
+use lakeshift::postgres::{DbUrl, ddl};
+
+use super::{parse_url, print};
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Print an idempotent SQL script that recreates the schemas' metadata.
+    ///
+    /// Examples:
+    ///   lakeshift schema dump --source postgres://postgres@127.0.0.1/hr
+    ///   lakeshift schema dump --schema public --schema audit -o schema.sql
+    #[command(verbatim_doc_comment)]
+    Dump(DumpArgs),
+    /// Recreate the schemas' metadata in another database, in one transaction.
+    ///
+    /// Examples:
+    ///   lakeshift schema copy --source postgres://postgres@127.0.0.1/old --target postgres://postgres@127.0.0.1/new
+    ///   lakeshift schema copy --target postgres://postgres@127.0.0.1/new --dry-run
+    #[command(verbatim_doc_comment)]
+    Copy(CopyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Database to read [default: $DATABASE_URL]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = parse_url,
+          default_value = lakeshift::postgres::connect::DEFAULT_DATABASE_URL)]
+    source: DbUrl,
+    /// Schema to include (repeatable).
+    #[arg(long = "schema", default_value = "public")]
+    schemas: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Write the script here instead of stdout.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Database to create the objects in.
+    #[arg(long, value_parser = parse_url)]
+    target: DbUrl,
+    /// Print the script instead of applying it.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub async fn run(cmd: SchemaCommand) -> Result<()> {
+    match cmd {
+        SchemaCommand::Dump(args) => {
+            let catalog = Catalog::load(&args.source.source, &args.source.schemas).await?;
+            let script = ddl::script(&catalog, &args.source.source.redacted());
+            match args.output {
+                Some(path) => {
+                    std::fs::write(&path, script).map_err(|e| lakeshift::Error::io(&path, &e))
+                }
+                None => print(&script),
+            }
+        }
+        SchemaCommand::Copy(args) => {
+            let source = &args.source;
+            if args.dry_run {
+                let catalog = Catalog::load(&source.source, &source.schemas).await?;
+                return print(&ddl::script(&catalog, &source.source.redacted()));
+            }
+            let summary = ddl::copy(&source.source, &args.target, &source.schemas, false).await?;
+            tracing::info!(
+                "copied schema {} from {} to {}: {} tables, {} views, {} functions, {} sequences, {} indexes",
+                summary.schemas.join(", "),
+                source.source,
+                args.target,
+                summary.tables,
+                summary.views,
+                summary.functions,
+                summary.sequences,
+                summary.indexes
+            );
+            Ok(())
+        }
+    }
+}

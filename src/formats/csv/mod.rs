@@ -1,0 +1,244 @@
+//! Typed CSV reading: records are split ([`split`]), each field is parsed by its target
+//! column's kind ([`values`]), rows that fail are written to the reject log ([`rejects`]) and
+//! never reach a batch, and good rows become Arrow batches ([`columns`]).
+
+pub mod columns;
+pub mod rejects;
+pub mod split;
+pub mod values;
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+
+use crate::error::{Error, Result};
+use crate::postgres::types::PgKind;
+use columns::ColumnBuilder;
+use rejects::{Reject, RejectLog};
+use split::{FieldSpan, RecordReader, split_fields};
+use values::Value;
+
+/// How the CSV is written.
+#[derive(Debug, Clone)]
+pub struct CsvOptions {
+    pub delimiter: u8,
+    pub quote: u8,
+    /// Skip the first record.
+    pub header: bool,
+    /// An unquoted field equal to this is NULL (an unquoted empty field always is).
+    pub null_string: Option<String>,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            delimiter: b',',
+            quote: b'"',
+            header: false,
+            null_string: None,
+        }
+    }
+}
+
+/// One CSV field's destination.
+#[derive(Debug, Clone)]
+pub struct TargetColumn {
+    pub name: String,
+    pub kind: PgKind,
+    pub not_null: bool,
+}
+
+/// Why a row check refused a row: the column it concerns (index) and the reason.
+pub type Refusal = (Option<usize>, String);
+
+/// Row-level checks beyond one value's type (keys): called for each otherwise valid row.
+pub trait RowCheck {
+    /// Refuse the row, or accept it and remember what later rows must be checked against.
+    fn check(&mut self, values: &[Value], text: &[u8]) -> Result<(), Refusal>;
+}
+
+/// Counters of one read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadStats {
+    pub rows_read: u64,
+    pub rows_rejected: u64,
+    pub bytes_read: u64,
+}
+
+/// Reads a CSV as Arrow batches of the target's schema, logging rejected rows.
+pub struct TypedCsvReader<R> {
+    records: RecordReader<R>,
+    options: CsvOptions,
+    columns: Vec<TargetColumn>,
+    schema: SchemaRef,
+    builders: Vec<ColumnBuilder>,
+    file: String,
+    path: PathBuf,
+    rejects: RejectLog,
+    max_rejects: Option<u64>,
+    batch_size: usize,
+    rows_read: u64,
+    scratch: Vec<u8>,
+    bytes: Vec<u8>,
+    spans: Vec<FieldSpan>,
+    values: Vec<Value>,
+}
+
+impl<R: Read> TypedCsvReader<R> {
+    /// `schema` has one field per column, of the column kind's Arrow type.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        input: R,
+        path: PathBuf,
+        options: CsvOptions,
+        columns: Vec<TargetColumn>,
+        schema: SchemaRef,
+        rejects: RejectLog,
+        max_rejects: Option<u64>,
+        batch_size: usize,
+    ) -> Self {
+        let builders = schema
+            .fields()
+            .iter()
+            .map(|f| ColumnBuilder::new(f.data_type(), batch_size))
+            .collect();
+        TypedCsvReader {
+            records: RecordReader::new(input, options.quote),
+            file: path.display().to_string(),
+            path,
+            options,
+            columns,
+            schema,
+            builders,
+            rejects,
+            max_rejects,
+            batch_size,
+            rows_read: 0,
+            scratch: Vec::new(),
+            bytes: Vec::new(),
+            spans: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    pub fn stats(&self) -> ReadStats {
+        ReadStats {
+            rows_read: self.rows_read,
+            rows_rejected: self.rejects.count(),
+            bytes_read: self.records.bytes_read(),
+        }
+    }
+
+    /// Finish reading: the reject log is published (its path returned when it has entries).
+    pub fn finish(self) -> Result<Option<PathBuf>> {
+        self.rejects.publish()
+    }
+
+    /// The next batch of accepted rows, or `None` at the end of the file.
+    pub fn next_batch(&mut self, check: &mut dyn RowCheck) -> Result<Option<RecordBatch>> {
+        let mut rows = 0;
+        while rows < self.batch_size {
+            let Some(record) = self
+                .records
+                .next_record()
+                .map_err(|e| Error::io(&self.path, &e))?
+            else {
+                break;
+            };
+            if record.raw.is_empty() || (self.options.header && record.line == 1) {
+                continue;
+            }
+            self.rows_read += 1;
+            let line = record.line;
+            let refusal = split_fields(
+                record.raw,
+                self.options.delimiter,
+                self.options.quote,
+                &mut self.scratch,
+                &mut self.spans,
+            )
+            .map_err(|reason| (None, reason.to_string()))
+            .and_then(|()| self.parse_row())
+            .and_then(|()| check.check(&self.values, &self.scratch));
+            match refusal {
+                Ok(()) => {
+                    for (builder, value) in self.builders.iter_mut().zip(&self.values) {
+                        builder.append(value, &self.scratch, &self.bytes);
+                    }
+                    rows += 1;
+                }
+                Err((column, reason)) => self.reject(line, column, reason)?,
+            }
+        }
+        if rows == 0 {
+            return Ok(None);
+        }
+        let arrays = self
+            .builders
+            .iter_mut()
+            .map(ColumnBuilder::finish)
+            .collect();
+        Ok(Some(RecordBatch::try_new(self.schema.clone(), arrays)?))
+    }
+
+    /// Parse the split fields into `self.values`.
+    fn parse_row(&mut self) -> Result<(), Refusal> {
+        if self.spans.len() != self.columns.len() {
+            return Err((
+                None,
+                format!(
+                    "expected {} fields, found {}",
+                    self.columns.len(),
+                    self.spans.len()
+                ),
+            ));
+        }
+        self.values.clear();
+        self.bytes.clear();
+        for (i, (span, column)) in self.spans.iter().zip(&self.columns).enumerate() {
+            let text = &self.scratch[span.range.clone()];
+            let is_null = !span.quoted
+                && (text.is_empty()
+                    || self
+                        .options
+                        .null_string
+                        .as_deref()
+                        .is_some_and(|n| n.as_bytes() == text));
+            let value = if is_null {
+                if column.not_null {
+                    return Err((Some(i), "NULL in a NOT NULL column".into()));
+                }
+                Value::Null
+            } else {
+                values::parse(&column.kind, text, span.range.clone(), &mut self.bytes)
+                    .map_err(|r| (Some(i), r))?
+            };
+            self.values.push(value);
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, line: u64, column: Option<usize>, reason: String) -> Result<()> {
+        let raw = String::from_utf8_lossy(self.records.last_raw()).into_owned();
+        self.rejects.write(&Reject {
+            file: self.file.clone(),
+            line,
+            column: column.map(|i| self.columns[i].name.clone()),
+            reason,
+            raw,
+        })?;
+        if let Some(max) = self.max_rejects
+            && self.rejects.count() > max
+        {
+            return Err(Error::TooManyRejects {
+                path: self.path.clone(),
+                rejected: self.rejects.count(),
+                max,
+                rejects_path: self.rejects.path().to_path_buf(),
+            });
+        }
+        Ok(())
+    }
+}

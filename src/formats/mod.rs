@@ -1,0 +1,3 @@
+//! File formats lakeshift reads and writes.
+
+pub mod csv;

@@ -1,0 +1,348 @@
+//! Historical CSV import: a headerless (or headed) CSV file into an existing table, typed by
+//! the table's columns, with a row-level reject log.
+//!
+//! One file loads in one transaction: the table is locked against concurrent writers, key
+//! sets are read, the file is parsed on a blocking thread and streamed to binary COPY, and
+//! the accepted rows commit together — or, past `--max-rejects` or on any error, not at all.
+
+mod dir;
+mod keys;
+
+pub use dir::DirImport;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::datatypes::Schema;
+use arrow::record_batch::RecordBatch;
+use serde::Serialize;
+use tokio_postgres::Transaction;
+
+use crate::blocking::spawn_blocking;
+use crate::error::{Error, Result};
+use crate::formats::csv::rejects::RejectLog;
+use crate::formats::csv::{CsvOptions, TargetColumn, TypedCsvReader};
+use crate::postgres::catalog::{Catalog, Table, split_name};
+use crate::postgres::connect::{DbUrl, quote_ident};
+use crate::postgres::types::{PgKind, arrow_field};
+use crate::postgres::write::{self, LoadColumns, LoadMode};
+use keys::{ForeignKeySpec, KeyChecker, KeySpec};
+
+/// Rows per Arrow batch (and per COPY chunk).
+pub const DEFAULT_BATCH_SIZE: usize = 64 * 1024;
+
+/// The outcome of one file's import.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportSummary {
+    pub file: PathBuf,
+    pub table: String,
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub rows_rejected: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub rows_per_second: f64,
+    pub rejects_file: Option<PathBuf>,
+}
+
+impl std::fmt::Display for ImportSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} -> {}: read {}, loaded {}, rejected {} in {:.2} s ({:.0} rows/s)",
+            self.file.display(),
+            self.table,
+            self.rows_read,
+            self.rows_loaded,
+            self.rows_rejected,
+            self.seconds,
+            self.rows_per_second
+        )?;
+        if let Some(path) = &self.rejects_file {
+            write!(f, "; rejects in {}", path.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// Import one CSV file into one table. Build with [`CsvImport::new`] and the `with_*` setters.
+#[derive(Debug, Clone)]
+pub struct CsvImport {
+    target: DbUrl,
+    table: String,
+    path: PathBuf,
+    options: CsvOptions,
+    mode: LoadMode,
+    rejects: Option<PathBuf>,
+    max_rejects: Option<u64>,
+    batch_size: usize,
+    progress: bool,
+}
+
+impl CsvImport {
+    pub fn new(target: DbUrl, table: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        CsvImport {
+            target,
+            table: table.into(),
+            path: path.into(),
+            options: CsvOptions::default(),
+            mode: LoadMode::Append,
+            rejects: None,
+            max_rejects: None,
+            batch_size: DEFAULT_BATCH_SIZE,
+            progress: false,
+        }
+    }
+
+    pub fn with_options(mut self, options: CsvOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    pub fn with_mode(mut self, mode: LoadMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Where rejects go (`.jsonl` for JSON Lines); default `<file>.rejects.csv`.
+    pub fn with_rejects(mut self, path: Option<PathBuf>) -> Self {
+        self.rejects = path;
+        self
+    }
+
+    /// More rejects than this and nothing is committed.
+    pub fn with_max_rejects(mut self, max: Option<u64>) -> Self {
+        self.max_rejects = max;
+        self
+    }
+
+    pub fn with_batch_size(mut self, rows: usize) -> Self {
+        self.batch_size = rows.max(1);
+        self
+    }
+
+    /// Draw a progress bar when stderr is a terminal.
+    pub fn with_progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+
+    /// Run the import.
+    pub async fn run(self) -> Result<ImportSummary> {
+        let file = open(&self.path)?;
+        let (schema, _) = split_name(&self.table);
+        let schemas = vec![schema.unwrap_or("public").to_string()];
+        let catalog = Catalog::load(&self.target, &schemas).await?;
+        let table = catalog
+            .table(&self.table)
+            .ok_or_else(|| Error::UnknownTable {
+                table: self.table.clone(),
+                url: self.target.redacted(),
+            })?
+            .clone();
+        let started = Instant::now();
+        let mut client = self.target.connect().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| Error::pg("starting the import", &e))?;
+        let mut summary = self
+            .load(&tx, &catalog, &table, file, self.mode == LoadMode::Replace)
+            .await?;
+        tx.commit()
+            .await
+            .map_err(|e| Error::pg(format!("committing the import into {}", table.name), &e))?;
+        summary.set_elapsed(started);
+        Ok(summary)
+    }
+
+    /// Load the file into `table` inside `tx` (not committed here).
+    pub(crate) async fn load(
+        &self,
+        tx: &Transaction<'_>,
+        catalog: &Catalog,
+        table: &Table,
+        file: std::fs::File,
+        truncate: bool,
+    ) -> Result<ImportSummary> {
+        let started = Instant::now();
+        let (columns, targets) = load_columns(catalog, table);
+        let schema = Arc::new(Schema::new(
+            table
+                .columns
+                .iter()
+                .filter(|c| c.generated.is_none())
+                .zip(&columns.kinds)
+                .map(|(c, k)| arrow_field(c, k))
+                .collect::<Vec<_>>(),
+        ));
+        lock(tx, table, catalog).await?;
+        if truncate {
+            write::truncate(tx, table).await?;
+        }
+        let mut checker = KeyChecker::prepare(tx, key_spec(table, &columns, self.mode)).await?;
+
+        let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let bar = crate::progress::bytes_bar(total, &table.name, self.progress);
+        let rejects = RejectLog::new(
+            self.rejects
+                .clone()
+                .unwrap_or_else(|| RejectLog::default_path(&self.path)),
+        );
+        let mut reader = TypedCsvReader::new(
+            file,
+            self.path.clone(),
+            self.options.clone(),
+            targets,
+            schema,
+            rejects,
+            self.max_rejects,
+            self.batch_size,
+        );
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
+        let progress = bar.clone();
+        let parse = spawn_blocking("parsing CSV", move || {
+            loop {
+                let next = reader.next_batch(&mut checker);
+                let stats = reader.stats();
+                progress.set_position(stats.bytes_read);
+                progress.set_message(format!(
+                    "{} rows, {} rejected",
+                    stats.rows_read, stats.rows_rejected
+                ));
+                match next {
+                    Ok(Some(batch)) => {
+                        if sender.blocking_send(Ok(batch)).is_err() {
+                            break; // the writer stopped; its error is the one to report
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = sender.blocking_send(Err(e));
+                        break;
+                    }
+                }
+            }
+            let stats = reader.stats();
+            Ok((stats, reader.finish()?))
+        });
+        let batches = futures::stream::unfold(receiver, |mut rx| async move {
+            rx.recv().await.map(|b| (b, rx))
+        });
+        let copied = write::copy_batches(tx, table, &columns, self.mode, batches).await;
+        let parsed = parse.await;
+        bar.finish_and_clear();
+        let loaded = copied?;
+        let (stats, rejects_file) = parsed?;
+        write::advance_sequences(tx, table).await?;
+        let mut summary = ImportSummary {
+            file: self.path.clone(),
+            table: format!("{}.{}", table.schema, table.name),
+            rows_read: stats.rows_read,
+            rows_loaded: loaded,
+            rows_rejected: stats.rows_rejected,
+            bytes: stats.bytes_read,
+            seconds: 0.0,
+            rows_per_second: 0.0,
+            rejects_file,
+        };
+        summary.set_elapsed(started);
+        Ok(summary)
+    }
+}
+
+impl ImportSummary {
+    fn set_elapsed(&mut self, started: Instant) {
+        self.seconds = started.elapsed().as_secs_f64();
+        self.rows_per_second = self.rows_read as f64 / self.seconds.max(1e-9);
+    }
+}
+
+pub(crate) fn open(path: &Path) -> Result<std::fs::File> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(Error::Io {
+            path: path.to_path_buf(),
+            reason: "is a directory, not a CSV file".into(),
+        });
+    }
+    Ok(file)
+}
+
+/// The columns a CSV fills (all but generated ones, in table order) and how each is parsed.
+fn load_columns(catalog: &Catalog, table: &Table) -> (LoadColumns, Vec<TargetColumn>) {
+    let enums = catalog
+        .enums
+        .iter()
+        .map(|e| (e.name.clone(), e.labels.clone()))
+        .collect();
+    let mut names = Vec::new();
+    let mut kinds = Vec::new();
+    let mut targets = Vec::new();
+    for column in table.columns.iter().filter(|c| c.generated.is_none()) {
+        // Array literals in CSV are Postgres text: the server parses them.
+        let kind = match PgKind::of(column, &enums) {
+            PgKind::Array(_) => PgKind::CastText,
+            kind => kind,
+        };
+        names.push(column.name.clone());
+        kinds.push(kind.clone());
+        targets.push(TargetColumn {
+            name: column.name.clone(),
+            kind,
+            not_null: column.not_null,
+        });
+    }
+    (LoadColumns { names, kinds }, targets)
+}
+
+/// Keep concurrent writers out of the table (and parent rows in place) until commit.
+async fn lock(tx: &Transaction<'_>, table: &Table, catalog: &Catalog) -> Result<()> {
+    let mut sql = format!(
+        "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE;",
+        table.qualified()
+    );
+    for fk in table.foreign_keys() {
+        let (schema, parent, _) = fk.references.as_ref().expect("foreign keys reference");
+        if (schema, parent) != (&table.schema, &table.name)
+            && catalog.table(&format!("{schema}.{parent}")).is_some()
+        {
+            sql.push_str(&format!(
+                " LOCK TABLE {}.{} IN SHARE MODE;",
+                quote_ident(schema),
+                quote_ident(parent)
+            ));
+        }
+    }
+    tx.batch_execute(&sql)
+        .await
+        .map_err(|e| Error::pg(format!("locking {}", table.name), &e))
+}
+
+fn key_spec<'a>(table: &'a Table, columns: &'a LoadColumns, mode: LoadMode) -> KeySpec<'a> {
+    KeySpec {
+        table: table.qualified(),
+        label: &table.name,
+        primary_key: table.primary_key(),
+        foreign_keys: table
+            .foreign_keys()
+            .map(|fk| {
+                let (schema, parent, parent_cols) =
+                    fk.references.clone().expect("foreign keys reference");
+                let self_reference = schema == table.schema && parent == table.name;
+                let parent = format!("{}.{}", quote_ident(&schema), quote_ident(&parent));
+                ForeignKeySpec {
+                    name: fk.name.clone(),
+                    columns: fk.columns.clone(),
+                    parent,
+                    parent_columns: parent_cols,
+                    self_reference,
+                }
+            })
+            .collect(),
+        load_columns: &columns.names,
+        kinds: &columns.kinds,
+        against_existing: mode == LoadMode::Append,
+    }
+}

@@ -1,0 +1,19 @@
+//! lakeshift moves and serves Postgres data through Apache Arrow.
+//!
+//! Sources (Postgres, CSV, Avro/Parquet, Delta, REST bodies) produce Arrow record batch
+//! streams; sinks (Postgres COPY, files, Delta, query output) consume them. The CLI, the
+//! pipeline runner and the REST service all call the functions of this library.
+//!
+//! Dependencies point one way: [`error`] <- [`postgres`], [`formats`] <- [`import`], [`demo`]
+//! <- [`pipeline`] <- `cli` (in the binary).
+
+pub mod blocking;
+pub mod demo;
+pub mod error;
+pub mod formats;
+pub mod import;
+pub mod pipeline;
+pub mod postgres;
+pub mod progress;
+
+pub use error::{Error, Result};

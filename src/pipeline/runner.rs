@@ -1,0 +1,150 @@
+//! Executing a checked pipeline: every connection is tried before the first step (fail fast),
+//! then steps run in order, each calling the same library function as its CLI command; the
+//! first failure stops the run.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::report::{RunReport, Status, StepReport};
+use super::{ImportSource, ImportStep, Pipeline, Step};
+use crate::blocking::spawn_blocking;
+use crate::error::{Error, Result};
+use crate::import::{CsvImport, DirImport};
+use crate::postgres::{ddl, script};
+
+/// Settings of one run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Where generated data and other run files go.
+    pub work_dir: PathBuf,
+    pub progress: bool,
+}
+
+/// Run `pipeline`; the report is complete whether or not a step failed.
+pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> (RunReport, Result<()>) {
+    let started = Instant::now();
+    let mut report = RunReport {
+        pipeline: pipeline.name.clone(),
+        file: pipeline.path.display().to_string(),
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        seconds: 0.0,
+        status: Status::Succeeded,
+        steps: Vec::new(),
+    };
+    let mut outcome = check_connections(pipeline).await;
+    for (index, named) in pipeline.steps.iter().enumerate() {
+        let mut step = StepReport {
+            index,
+            name: named.name.clone(),
+            kind: named.step.kind().into(),
+            status: Status::Skipped,
+            seconds: 0.0,
+            output: serde_json::Value::Null,
+            error: None,
+        };
+        if outcome.is_ok() {
+            tracing::info!(step = index + 1, of = pipeline.steps.len(), name = %named.name, "running step");
+            let step_started = Instant::now();
+            match run_step(&named.step, options).await {
+                Ok(output) => {
+                    step.status = Status::Succeeded;
+                    step.output = output;
+                }
+                Err(e) => {
+                    step.status = Status::Failed;
+                    step.error = Some(e.to_string());
+                    outcome = Err(Error::Step {
+                        index: index + 1,
+                        name: named.name.clone(),
+                        source: Box::new(e),
+                    });
+                }
+            }
+            step.seconds = step_started.elapsed().as_secs_f64();
+        }
+        report.steps.push(step);
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    if outcome.is_err() {
+        report.status = Status::Failed;
+    }
+    (report, outcome)
+}
+
+async fn check_connections(pipeline: &Pipeline) -> Result<()> {
+    let mut seen = Vec::new();
+    for url in pipeline.steps.iter().flat_map(|s| s.step.connections()) {
+        if !seen.contains(&url) {
+            url.connect().await?;
+            seen.push(url);
+        }
+    }
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+async fn run_step(step: &Step, options: &RunOptions) -> Result<serde_json::Value> {
+    match step {
+        Step::SchemaCopy {
+            source,
+            target,
+            schemas,
+        } => Ok(to_json(&ddl::copy(source, target, schemas, false).await?)),
+        Step::SqlScript { connection, file } => {
+            script::run_file(connection, file).await?;
+            Ok(serde_json::json!({ "file": file }))
+        }
+        Step::ImportCsv(import) => import_csv(import, options).await,
+    }
+}
+
+async fn import_csv(step: &ImportStep, options: &RunOptions) -> Result<serde_json::Value> {
+    let configure = |import: CsvImport| {
+        import
+            .with_options(step.options.clone())
+            .with_mode(step.mode)
+            .with_max_rejects(step.max_rejects)
+            .with_progress(options.progress)
+    };
+    let dir = match &step.source {
+        ImportSource::File {
+            path,
+            table,
+            rejects,
+        } => {
+            let table = if table.contains('.') {
+                table.clone()
+            } else {
+                format!("{}.{table}", step.schema)
+            };
+            let import = configure(CsvImport::new(step.target.clone(), table, path.clone()))
+                .with_rejects(rejects.clone());
+            let summary = import.run().await?;
+            tracing::info!("{summary}");
+            return Ok(to_json(&[summary]));
+        }
+        ImportSource::Dir(dir) => dir.clone(),
+        ImportSource::Demo { rows, seed } => {
+            let dir = options.work_dir.join("demo-data");
+            let (rows, seed, target) = (*rows, *seed, dir.clone());
+            let generated = spawn_blocking("generating demo data", move || {
+                crate::demo::generate(&target, rows, seed)
+            })
+            .await?;
+            tracing::info!(rows = generated.hired_employees, dir = %dir.display(), "generated demo data");
+            dir
+        }
+    };
+    let summaries = DirImport::new(step.target.clone(), dir)
+        .with_schema(step.schema.clone())
+        .with_template(configure)
+        .run()
+        .await?;
+    for summary in &summaries {
+        tracing::info!("{summary}");
+    }
+    Ok(to_json(&summaries))
+}

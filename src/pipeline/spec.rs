@@ -1,0 +1,97 @@
+//! The pipeline YAML as written: serde structs, nothing checked yet beyond shape.
+//! [`super::validate`] turns a spec into a runnable [`super::Pipeline`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::postgres::write::LoadMode;
+
+/// A whole pipeline file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Connection name -> Postgres URL (`${ENV}` and `${ENV:-default}` are expanded).
+    #[serde(default)]
+    pub connections: BTreeMap<String, String>,
+    pub steps: Vec<StepSpec>,
+}
+
+/// One step; `type` picks the kind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StepSpec {
+    SchemaCopy(SchemaCopySpec),
+    SqlScript(SqlScriptSpec),
+    ImportCsv(ImportCsvSpec),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaCopySpec {
+    pub name: Option<String>,
+    pub source: String,
+    pub target: String,
+    #[serde(default = "default_schemas")]
+    pub schemas: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlScriptSpec {
+    pub name: Option<String>,
+    pub connection: String,
+    /// Path of the .sql file, relative to the pipeline file.
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportCsvSpec {
+    pub name: Option<String>,
+    pub connection: String,
+    /// A directory of `<table>.csv` files. Empty or absent with `demo`: generated demo data.
+    pub dir: Option<String>,
+    /// One file (with `table`) instead of a directory.
+    pub file: Option<String>,
+    pub table: Option<String>,
+    #[serde(default = "default_schema")]
+    pub schema: String,
+    #[serde(default)]
+    pub mode: LoadMode,
+    pub max_rejects: Option<u64>,
+    /// Reject log of a single-file import (default beside the file).
+    pub rejects: Option<String>,
+    #[serde(default)]
+    pub csv: CsvSpec,
+    /// Generate the HR demo data set when no `dir` is given.
+    pub demo: Option<DemoSpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvSpec {
+    #[serde(default)]
+    pub header: bool,
+    pub delimiter: Option<char>,
+    pub quote: Option<char>,
+    pub null_string: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSpec {
+    pub rows: u64,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_schemas() -> Vec<String> {
+    vec![default_schema()]
+}
+
+fn default_schema() -> String {
+    "public".into()
+}

@@ -1,0 +1,11 @@
+//! Everything that talks to Postgres: connections, catalog introspection, DDL, the type
+//! table, and the COPY writer.
+
+pub mod catalog;
+pub mod connect;
+pub mod ddl;
+pub mod script;
+pub mod types;
+pub mod write;
+
+pub use connect::DbUrl;

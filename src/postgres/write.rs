@@ -1,0 +1,320 @@
+//! Arrow batches -> Postgres: binary COPY (encoded by pgpq), streamed, inside the caller's
+//! transaction. Columns whose values travel as text (see [`PgKind::needs_cast`]) and upserts
+//! go through a temporary staging table and one `INSERT ... SELECT`.
+
+use std::collections::HashMap;
+
+use arrow::record_batch::RecordBatch;
+use bytes::BytesMut;
+use futures::{SinkExt, Stream, StreamExt};
+use pgpq::ArrowToPostgresBinaryEncoder;
+use pgpq::encoders::{EncoderBuilder, StringEncoderBuilder};
+use pgpq::pg_schema::PostgresType;
+use tokio_postgres::Transaction;
+
+use crate::error::{Error, Result};
+use crate::postgres::catalog::Table;
+use crate::postgres::connect::quote_ident;
+use crate::postgres::types::PgKind;
+
+/// Bytes buffered before they are sent to the server.
+const SEND_THRESHOLD: usize = 4 << 20;
+
+/// What a load does with the rows already in the table.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    /// Add rows; a duplicate key is a reject.
+    #[default]
+    Append,
+    /// Empty the table first (in the same transaction).
+    Replace,
+    /// Insert new keys, update existing ones (needs a primary key).
+    Upsert,
+}
+
+/// The columns a load writes and how their values travel.
+#[derive(Debug, Clone)]
+pub struct LoadColumns {
+    pub names: Vec<String>,
+    pub kinds: Vec<PgKind>,
+}
+
+/// Empty `table` for a `replace` load (inside the caller's transaction).
+pub async fn truncate(tx: &Transaction<'_>, table: &Table) -> Result<()> {
+    tx.batch_execute(&format!("TRUNCATE {}", table.qualified()))
+        .await
+        .map_err(|e| Error::pg(format!("emptying {}", table.name), &e))
+}
+
+/// Stream `batches` into `table` and return the number of rows written.
+pub async fn copy_batches<S>(
+    tx: &Transaction<'_>,
+    table: &Table,
+    columns: &LoadColumns,
+    mode: LoadMode,
+    batches: S,
+) -> Result<u64>
+where
+    S: Stream<Item = Result<RecordBatch>>,
+{
+    let staged = mode == LoadMode::Upsert || columns.kinds.iter().any(PgKind::needs_cast);
+    if mode == LoadMode::Upsert && table.primary_key().is_empty() {
+        return Err(Error::Invalid(format!(
+            "upsert into {} needs a primary key, and it has none",
+            table.name
+        )));
+    }
+    let quoted: Vec<String> = columns.names.iter().map(|c| quote_ident(c)).collect();
+    let stage = quote_ident(&format!("lakeshift_stage_{}", table.oid));
+    let copy_into = if staged {
+        create_stage(tx, table, columns, &stage).await?;
+        stage.clone()
+    } else {
+        table.qualified()
+    };
+    let copied = copy_in(
+        tx,
+        &copy_into,
+        &quoted,
+        &columns.kinds,
+        batches,
+        &table.name,
+    )
+    .await?;
+    if !staged {
+        return Ok(copied);
+    }
+    let insert = insert_from_stage(table, columns, &quoted, &stage, mode);
+    tx.execute(&insert, &[])
+        .await
+        .map_err(|e| Error::pg(format!("loading {}", table.name), &e))
+}
+
+async fn create_stage(
+    tx: &Transaction<'_>,
+    table: &Table,
+    columns: &LoadColumns,
+    stage: &str,
+) -> Result<()> {
+    let defs: Vec<String> = columns
+        .names
+        .iter()
+        .zip(&columns.kinds)
+        .map(|(name, kind)| {
+            let column = table
+                .column(name)
+                .expect("load columns come from the table");
+            let ty = if kind.needs_cast() {
+                "text"
+            } else {
+                column.type_sql.as_str()
+            };
+            format!("{} {ty}", quote_ident(name))
+        })
+        .collect();
+    let sql = format!(
+        "DROP TABLE IF EXISTS pg_temp.{stage}; CREATE TEMP TABLE {stage} ({}) ON COMMIT DROP",
+        defs.join(", ")
+    );
+    tx.batch_execute(&sql)
+        .await
+        .map_err(|e| Error::pg(format!("staging rows for {}", table.name), &e))
+}
+
+fn insert_from_stage(
+    table: &Table,
+    columns: &LoadColumns,
+    quoted: &[String],
+    stage: &str,
+    mode: LoadMode,
+) -> String {
+    let select: Vec<String> = columns
+        .names
+        .iter()
+        .zip(&columns.kinds)
+        .zip(quoted)
+        .map(|((name, kind), q)| {
+            let column = table
+                .column(name)
+                .expect("load columns come from the table");
+            if kind.needs_cast() {
+                format!("{q}::{}", column.type_sql)
+            } else {
+                q.clone()
+            }
+        })
+        .collect();
+    let overriding = if table.columns.iter().any(|c| c.identity == Some('a')) {
+        " OVERRIDING SYSTEM VALUE"
+    } else {
+        ""
+    };
+    let mut sql = format!(
+        "INSERT INTO {} ({}){overriding} SELECT {} FROM {stage}",
+        table.qualified(),
+        quoted.join(", "),
+        select.join(", ")
+    );
+    if mode == LoadMode::Upsert {
+        let key = table.primary_key();
+        let updates: Vec<String> = quoted
+            .iter()
+            .zip(&columns.names)
+            .filter(|(_, name)| !key.contains(name))
+            .map(|(q, _)| format!("{q} = EXCLUDED.{q}"))
+            .collect();
+        let key: Vec<String> = key.iter().map(|k| quote_ident(k)).collect();
+        let action = if updates.is_empty() {
+            "NOTHING".to_string()
+        } else {
+            format!("UPDATE SET {}", updates.join(", "))
+        };
+        sql.push_str(&format!(" ON CONFLICT ({}) DO {action}", key.join(", ")));
+    }
+    sql
+}
+
+/// `COPY target (columns) FROM STDIN BINARY`, fed batch by batch.
+async fn copy_in<S>(
+    tx: &Transaction<'_>,
+    target: &str,
+    quoted: &[String],
+    kinds: &[PgKind],
+    batches: S,
+    table_name: &str,
+) -> Result<u64>
+where
+    S: Stream<Item = Result<RecordBatch>>,
+{
+    let context = || format!("copying rows into {table_name}");
+    let sql = format!(
+        "COPY {target} ({}) FROM STDIN (FORMAT binary)",
+        quoted.join(", ")
+    );
+    let sink = tx
+        .copy_in::<_, bytes::Bytes>(&sql)
+        .await
+        .map_err(|e| Error::pg(context(), &e))?;
+    futures::pin_mut!(sink);
+    futures::pin_mut!(batches);
+    let mut encoder: Option<ArrowToPostgresBinaryEncoder> = None;
+    let mut buf = BytesMut::with_capacity(SEND_THRESHOLD * 2);
+    while let Some(batch) = batches.next().await {
+        let batch = batch?;
+        let enc = match &mut encoder {
+            Some(enc) => enc,
+            None => {
+                let mut enc = new_encoder(&batch, kinds, table_name)?;
+                enc.write_header(&mut buf)
+                    .map_err(|e| encode_error(table_name, &e))?;
+                encoder.insert(enc)
+            }
+        };
+        enc.write_batch(&batch, &mut buf)
+            .map_err(|e| encode_error(table_name, &e))?;
+        if buf.len() >= SEND_THRESHOLD {
+            sink.send(buf.split().freeze())
+                .await
+                .map_err(|e| Error::pg(context(), &e))?;
+        }
+    }
+    let Some(mut enc) = encoder else {
+        // No rows: finish an empty COPY (header and trailer only) so the statement completes.
+        let schema = arrow::datatypes::Schema::empty();
+        let mut enc = ArrowToPostgresBinaryEncoder::try_new(&schema)
+            .map_err(|e| encode_error(table_name, &e))?;
+        enc.write_header(&mut buf)
+            .map_err(|e| encode_error(table_name, &e))?;
+        enc.write_footer(&mut buf)
+            .map_err(|e| encode_error(table_name, &e))?;
+        sink.send(buf.split().freeze())
+            .await
+            .map_err(|e| Error::pg(context(), &e))?;
+        return sink
+            .as_mut()
+            .finish()
+            .await
+            .map_err(|e| Error::pg(context(), &e));
+    };
+    enc.write_footer(&mut buf)
+        .map_err(|e| encode_error(table_name, &e))?;
+    sink.send(buf.split().freeze())
+        .await
+        .map_err(|e| Error::pg(context(), &e))?;
+    sink.as_mut()
+        .finish()
+        .await
+        .map_err(|e| Error::pg(context(), &e))
+}
+
+fn new_encoder(
+    batch: &RecordBatch,
+    kinds: &[PgKind],
+    table: &str,
+) -> Result<ArrowToPostgresBinaryEncoder> {
+    let schema = batch.schema();
+    let mut encoders: HashMap<String, EncoderBuilder> = HashMap::new();
+    for (field, kind) in schema.fields().iter().zip(kinds) {
+        let builder = if *kind == PgKind::Jsonb {
+            StringEncoderBuilder::new_with_output(field.clone(), PostgresType::Jsonb)
+                .map(EncoderBuilder::String)
+        } else {
+            EncoderBuilder::try_new(field.clone())
+        };
+        encoders.insert(
+            field.name().clone(),
+            builder.map_err(|e| encode_error(table, &e))?,
+        );
+    }
+    ArrowToPostgresBinaryEncoder::try_new_with_encoders(&schema, &encoders)
+        .map_err(|e| encode_error(table, &e))
+}
+
+fn encode_error(table: &str, err: &pgpq::error::ErrorKind) -> Error {
+    Error::Internal {
+        task: format!("encoding rows for {table}"),
+        reason: err.to_string(),
+    }
+}
+
+/// Move the sequences behind identity and serial columns past the largest id now in the
+/// table, so rows inserted later do not collide with loaded ids.
+pub async fn advance_sequences(tx: &Transaction<'_>, table: &Table) -> Result<()> {
+    for column in &table.columns {
+        let serial = column
+            .default
+            .as_deref()
+            .is_some_and(|d| d.starts_with("nextval("));
+        if column.identity.is_none() && !serial {
+            continue;
+        }
+        let col = quote_ident(&column.name);
+        let sql = format!(
+            "SELECT setval(s.seq, m.max_id) FROM
+               (SELECT pg_get_serial_sequence($1, $2)::regclass AS seq) s,
+               (SELECT max({col})::bigint AS max_id FROM {}) m
+             WHERE s.seq IS NOT NULL AND m.max_id > coalesce(pg_sequence_last_value(s.seq), 0)",
+            table.qualified()
+        );
+        tx.query(&sql, &[&table.qualified(), &column.name])
+            .await
+            .map_err(|e| {
+                Error::pg(
+                    format!("advancing the sequence of {}.{}", table.name, column.name),
+                    &e,
+                )
+            })?;
+    }
+    Ok(())
+}
