@@ -9,7 +9,7 @@ use lakeshift::import::{CsvImport, DirImport};
 use lakeshift::postgres::DbUrl;
 use lakeshift::postgres::write::LoadMode;
 
-use super::{parse_ascii_char, parse_url, write_json};
+use super::{UrlParser, parse_ascii_char, write_json};
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
@@ -37,7 +37,7 @@ pub enum ImportCommand {
 #[derive(Debug, Args)]
 pub struct CommonArgs {
     /// Database to load into [default: $DATABASE_URL]
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = parse_url,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
           default_value = lakeshift::postgres::connect::DEFAULT_DATABASE_URL)]
     target: DbUrl,
     /// The first line is a header, not data.

@@ -62,9 +62,27 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// clap value parser for database URLs: the message says what is wrong, without the password.
-pub fn parse_url(raw: &str) -> std::result::Result<DbUrl, String> {
-    DbUrl::parse(raw).map_err(|e| e.to_string())
+/// clap value parser for database URLs. clap's own messages echo the bad value, password
+/// and all, so this one reports the error itself, with the password redacted.
+#[derive(Debug, Clone, Copy)]
+pub struct UrlParser;
+
+impl clap::builder::TypedValueParser for UrlParser {
+    type Value = DbUrl;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> std::result::Result<DbUrl, clap::Error> {
+        let name = arg.map_or_else(|| "URL".to_string(), |a| format!("--{}", a.get_id()));
+        let fail = |message: String| {
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{name}: {message}\n")).with_cmd(cmd)
+        };
+        let raw = value.to_str().ok_or_else(|| fail("not valid UTF-8".into()))?;
+        DbUrl::parse(raw).map_err(|e| fail(e.to_string()))
+    }
 }
 
 /// clap value parser for a one-byte CSV delimiter or quote character.

@@ -7,7 +7,7 @@ use lakeshift::Result;
 use lakeshift::postgres::catalog::Catalog;
 use lakeshift::postgres::{DbUrl, ddl};
 
-use super::{parse_url, print};
+use super::{UrlParser, print};
 
 #[derive(Debug, Subcommand)]
 pub enum SchemaCommand {
@@ -30,7 +30,7 @@ pub enum SchemaCommand {
 #[derive(Debug, Args)]
 pub struct SourceArgs {
     /// Database to read [default: $DATABASE_URL]
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = parse_url,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
           default_value = lakeshift::postgres::connect::DEFAULT_DATABASE_URL)]
     source: DbUrl,
     /// Schema to include (repeatable).
@@ -52,7 +52,7 @@ pub struct CopyArgs {
     #[command(flatten)]
     source: SourceArgs,
     /// Database to create the objects in.
-    #[arg(long, value_parser = parse_url)]
+    #[arg(long, value_parser = UrlParser)]
     target: DbUrl,
     /// Print the script instead of applying it.
     #[arg(long)]

@@ -179,7 +179,13 @@ impl CsvImport {
         ));
         lock(tx, table, catalog).await?;
         if truncate {
-            write::truncate(tx, table).await?;
+            let referenced = catalog.tables.iter().any(|t| {
+                t.oid != table.oid
+                    && t.foreign_keys().any(|fk| {
+                        fk.references.as_ref().is_some_and(|(s, n, _)| (s, n) == (&table.schema, &table.name))
+                    })
+            });
+            write::empty(tx, table, referenced).await?;
         }
         let mut checker = KeyChecker::prepare(tx, key_spec(table, &columns, self.mode)).await?;
 

@@ -50,9 +50,12 @@ pub struct LoadColumns {
     pub kinds: Vec<PgKind>,
 }
 
-/// Empty `table` for a `replace` load (inside the caller's transaction).
-pub async fn truncate(tx: &Transaction<'_>, table: &Table) -> Result<()> {
-    tx.batch_execute(&format!("TRUNCATE {}", table.qualified()))
+/// Empty `table` for a `replace` load (inside the caller's transaction). A table that other
+/// tables reference cannot be truncated alone; it is emptied with DELETE, which succeeds as
+/// long as no row of theirs points at it.
+pub async fn empty(tx: &Transaction<'_>, table: &Table, referenced: bool) -> Result<()> {
+    let verb = if referenced { "DELETE FROM" } else { "TRUNCATE" };
+    tx.batch_execute(&format!("{verb} {}", table.qualified()))
         .await
         .map_err(|e| Error::pg(format!("emptying {}", table.name), &e))
 }

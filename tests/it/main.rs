@@ -1,1 +1,9 @@
+//! Integration tests against a real Postgres (DATABASE_URL, default the local server). Each
+//! test works in a fresh database created and dropped by [`common::TestDb`]; a missing
+//! server fails the tests loudly.
 
+mod cli;
+mod common;
+mod import;
+mod pipeline;
+mod schema;
