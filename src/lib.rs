@@ -7,6 +7,7 @@
 //! Dependencies point one way: [`error`] <- [`postgres`], [`formats`] <- [`import`], [`demo`]
 //! <- [`pipeline`] <- `cli` (in the binary).
 
+pub mod arrow_bridge;
 pub mod blocking;
 pub mod demo;
 pub mod error;

@@ -1,5 +1,6 @@
 //! The command line: one file per command group, each calling library functions.
 
+mod copy;
 mod demo;
 mod import;
 mod pipeline;
@@ -40,6 +41,8 @@ enum Command {
     /// Dump or copy a Postgres schema's metadata (tables, keys, views, functions, ...).
     #[command(subcommand)]
     Schema(schema::SchemaCommand),
+    /// Copy table data from one Postgres to another, in one snapshot.
+    Copy(copy::CopyArgs),
     /// Load CSV files into existing tables, typed by the table, with a reject log.
     #[command(subcommand)]
     Import(import::ImportCommand),
@@ -55,6 +58,7 @@ enum Command {
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Schema(cmd) => schema::run(cmd).await,
+        Command::Copy(args) => copy::run(args).await,
         Command::Import(cmd) => import::run(cmd, !cli.quiet).await,
         Command::Run(args) => pipeline::run(args, !cli.quiet).await,
         Command::Validate(args) => pipeline::validate(args),
@@ -78,9 +82,15 @@ impl clap::builder::TypedValueParser for UrlParser {
     ) -> std::result::Result<DbUrl, clap::Error> {
         let name = arg.map_or_else(|| "URL".to_string(), |a| format!("--{}", a.get_id()));
         let fail = |message: String| {
-            clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{name}: {message}\n")).with_cmd(cmd)
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("{name}: {message}\n"),
+            )
+            .with_cmd(cmd)
         };
-        let raw = value.to_str().ok_or_else(|| fail("not valid UTF-8".into()))?;
+        let raw = value
+            .to_str()
+            .ok_or_else(|| fail("not valid UTF-8".into()))?;
         DbUrl::parse(raw).map_err(|e| fail(e.to_string()))
     }
 }

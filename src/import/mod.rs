@@ -182,7 +182,9 @@ impl CsvImport {
             let referenced = catalog.tables.iter().any(|t| {
                 t.oid != table.oid
                     && t.foreign_keys().any(|fk| {
-                        fk.references.as_ref().is_some_and(|(s, n, _)| (s, n) == (&table.schema, &table.name))
+                        fk.references
+                            .as_ref()
+                            .is_some_and(|(s, n, _)| (s, n) == (&table.schema, &table.name))
                     })
             });
             write::empty(tx, table, referenced).await?;

@@ -46,6 +46,13 @@ pub enum Step {
         file: PathBuf,
     },
     ImportCsv(ImportStep),
+    TableCopy {
+        source: DbUrl,
+        target: DbUrl,
+        schemas: Vec<String>,
+        tables: Vec<String>,
+        mode: LoadMode,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +86,7 @@ impl Step {
             Step::SchemaCopy { .. } => "schema_copy",
             Step::SqlScript { .. } => "sql_script",
             Step::ImportCsv(_) => "import_csv",
+            Step::TableCopy { .. } => "table_copy",
         }
     }
 
@@ -88,6 +96,7 @@ impl Step {
             Step::SchemaCopy { source, target, .. } => vec![source, target],
             Step::SqlScript { connection, .. } => vec![connection],
             Step::ImportCsv(import) => vec![&import.target],
+            Step::TableCopy { source, target, .. } => vec![source, target],
         }
     }
 }

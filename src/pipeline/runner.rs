@@ -10,6 +10,7 @@ use super::{ImportSource, ImportStep, Pipeline, Step};
 use crate::blocking::spawn_blocking;
 use crate::error::{Error, Result};
 use crate::import::{CsvImport, DirImport};
+use crate::postgres::transfer::TableCopy;
 use crate::postgres::{ddl, script};
 
 /// Settings of one run.
@@ -98,6 +99,19 @@ async fn run_step(step: &Step, options: &RunOptions) -> Result<serde_json::Value
             Ok(serde_json::json!({ "file": file }))
         }
         Step::ImportCsv(import) => import_csv(import, options).await,
+        Step::TableCopy {
+            source,
+            target,
+            schemas,
+            tables,
+            mode,
+        } => {
+            let copy = TableCopy::new(source.clone(), target.clone())
+                .with_schemas(schemas.clone())
+                .with_tables(tables.clone())
+                .with_mode(*mode);
+            Ok(to_json(&copy.run().await?))
+        }
     }
 }
 

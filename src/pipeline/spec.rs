@@ -26,6 +26,22 @@ pub enum StepSpec {
     SchemaCopy(SchemaCopySpec),
     SqlScript(SqlScriptSpec),
     ImportCsv(ImportCsvSpec),
+    TableCopy(TableCopySpec),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableCopySpec {
+    pub name: Option<String>,
+    pub source: String,
+    pub target: String,
+    #[serde(default = "default_schemas")]
+    pub schemas: Vec<String>,
+    /// Only these tables; all tables of the schemas when absent.
+    #[serde(default)]
+    pub tables: Vec<String>,
+    #[serde(default)]
+    pub mode: LoadMode,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -155,6 +155,18 @@ impl Ctx<'_> {
                 )
             }
             StepSpec::ImportCsv(s) => (s.name.clone(), Step::ImportCsv(self.import(at, s)?)),
+            StepSpec::TableCopy(s) => {
+                let source = self.connection(&format!("{at}.source"), &s.source);
+                let target = self.connection(&format!("{at}.target"), &s.target);
+                let step = Step::TableCopy {
+                    source: source?,
+                    target: target?,
+                    schemas: s.schemas,
+                    tables: s.tables,
+                    mode: s.mode,
+                };
+                (s.name, step)
+            }
         };
         Some(NamedStep {
             name: name.unwrap_or_else(|| format!("{} #{}", step.kind(), index + 1)),

@@ -4,7 +4,9 @@
 pub mod catalog;
 pub mod connect;
 pub mod ddl;
+pub mod read;
 pub mod script;
+pub mod transfer;
 pub mod types;
 pub mod write;
 

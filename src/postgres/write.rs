@@ -54,7 +54,11 @@ pub struct LoadColumns {
 /// tables reference cannot be truncated alone; it is emptied with DELETE, which succeeds as
 /// long as no row of theirs points at it.
 pub async fn empty(tx: &Transaction<'_>, table: &Table, referenced: bool) -> Result<()> {
-    let verb = if referenced { "DELETE FROM" } else { "TRUNCATE" };
+    let verb = if referenced {
+        "DELETE FROM"
+    } else {
+        "TRUNCATE"
+    };
     tx.batch_execute(&format!("{verb} {}", table.qualified()))
         .await
         .map_err(|e| Error::pg(format!("emptying {}", table.name), &e))

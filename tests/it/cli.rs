@@ -16,21 +16,69 @@ async fn bad_input_is_one_clear_line_and_a_failure() {
     let data = hr_data_dir();
     let jobs = data.join("jobs.csv");
     let jobs = jobs.to_str().unwrap();
-    assert_fails_with(&lakeshift(&db.url, &["import", "csv", "--table", "jobs", "/no/such.csv"]), "/no/such.csv: No such file");
-    assert_fails_with(&lakeshift(&db.url, &["import", "csv", "--table", "jobz", jobs]), "table jobz does not exist");
     assert_fails_with(
-        &lakeshift(&db.url, &["import", "csv", "--target", "postgres://u:hunter2@127.0.0.1:1/x", "--table", "jobs", jobs]),
+        &lakeshift(
+            &db.url,
+            &["import", "csv", "--table", "jobs", "/no/such.csv"],
+        ),
+        "/no/such.csv: No such file",
+    );
+    assert_fails_with(
+        &lakeshift(&db.url, &["import", "csv", "--table", "jobz", jobs]),
+        "table jobz does not exist",
+    );
+    assert_fails_with(
+        &lakeshift(
+            &db.url,
+            &[
+                "import",
+                "csv",
+                "--target",
+                "postgres://u:hunter2@127.0.0.1:1/x",
+                "--table",
+                "jobs",
+                jobs,
+            ],
+        ),
         "cannot connect to postgres://u:***@127.0.0.1:1/x",
     );
     let missing_db = db.url.with_database("lakeshift_no_such_db");
     assert_fails_with(
-        &lakeshift(&db.url, &["import", "csv", "--target", missing_db.expose(), "--table", "jobs", jobs]),
+        &lakeshift(
+            &db.url,
+            &[
+                "import",
+                "csv",
+                "--target",
+                missing_db.expose(),
+                "--table",
+                "jobs",
+                jobs,
+            ],
+        ),
         "database \"lakeshift_no_such_db\" does not exist",
     );
-    let bad_url = lakeshift(&db.url, &["import", "csv", "--target", "mysql://u:hunter2@h/x", "--table", "jobs", jobs]);
+    let bad_url = lakeshift(
+        &db.url,
+        &[
+            "import",
+            "csv",
+            "--target",
+            "mysql://u:hunter2@h/x",
+            "--table",
+            "jobs",
+            jobs,
+        ],
+    );
     assert!(!bad_url.status.success());
-    assert!(stderr(&bad_url).contains("invalid database URL") && !stderr(&bad_url).contains("hunter2"));
-    assert_eq!(db.count("jobs").await, 0, "nothing was loaded by any of these");
+    assert!(
+        stderr(&bad_url).contains("invalid database URL") && !stderr(&bad_url).contains("hunter2")
+    );
+    assert_eq!(
+        db.count("jobs").await,
+        0,
+        "nothing was loaded by any of these"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -43,13 +91,31 @@ async fn wrong_column_count_goes_to_the_rejects_and_max_rejects_fails_the_comman
     let rejects = tmp.path().join("bad.jsonl");
     let report = tmp.path().join("report.json");
     let args = [
-        "import", "csv", "--table", "jobs", employees.to_str().unwrap(), "--max-rejects", "10",
-        "--rejects", rejects.to_str().unwrap(), "--report", report.to_str().unwrap(),
+        "import",
+        "csv",
+        "--table",
+        "jobs",
+        employees.to_str().unwrap(),
+        "--max-rejects",
+        "10",
+        "--rejects",
+        rejects.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
     ];
     let out = lakeshift(&db.url, &args);
-    assert_fails_with(&out, "rows rejected, more than --max-rejects 10; nothing was committed");
-    let first: serde_json::Value =
-        serde_json::from_str(std::fs::read_to_string(&rejects).unwrap().lines().next().unwrap()).unwrap();
+    assert_fails_with(
+        &out,
+        "rows rejected, more than --max-rejects 10; nothing was committed",
+    );
+    let first: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&rejects)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(first["line"], 1);
     assert_eq!(first["reason"], "expected 2 fields, found 5");
     assert!(!report.exists(), "no report for a load that did not happen");
@@ -63,10 +129,26 @@ async fn import_csv_reports_its_summary_as_json() {
     let tmp = tempfile::tempdir().unwrap();
     let report = tmp.path().join("r.json");
     let jobs = hr_data_dir().join("jobs.csv");
-    let out = lakeshift(&db.url, &["import", "csv", "--table", "jobs", jobs.to_str().unwrap(), "--report", report.to_str().unwrap()]);
+    let out = lakeshift(
+        &db.url,
+        &[
+            "import",
+            "csv",
+            "--table",
+            "jobs",
+            jobs.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("read 183, loaded 183, rejected 0"), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(
+        stderr(&out).contains("read 183, loaded 183, rejected 0"),
+        "{}",
+        stderr(&out)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(json[0]["rows_loaded"], 183);
     assert_eq!(json[0]["table"], "public.jobs");
 }
@@ -79,12 +161,23 @@ fn every_command_has_help_with_examples() {
     for command in ["schema", "import", "run", "validate", "demo"] {
         assert!(text.contains(command), "{command} missing from --help");
     }
-    for command in [&["schema", "dump"][..], &["schema", "copy"], &["import", "csv"], &["import", "dir"], &["run"], &["validate"], &["demo", "generate"]] {
+    for command in [
+        &["schema", "dump"][..],
+        &["schema", "copy"],
+        &["import", "csv"],
+        &["import", "dir"],
+        &["run"],
+        &["validate"],
+        &["demo", "generate"],
+    ] {
         let mut args = command.to_vec();
         args.push("--help");
         let out = lakeshift(&url, &args);
         assert!(out.status.success());
         let help = String::from_utf8_lossy(&out.stdout);
-        assert!(help.contains("Example"), "{command:?} --help has no examples");
+        assert!(
+            help.contains("Example"),
+            "{command:?} --help has no examples"
+        );
     }
 }

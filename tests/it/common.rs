@@ -27,31 +27,57 @@ impl TestDb {
             COUNTER.fetch_add(1, Ordering::SeqCst)
         );
         let admin = admin_url();
-        let client = admin.connect().await.unwrap_or_else(|e| {
-            panic!("tests need a reachable Postgres (set DATABASE_URL): {e}")
-        });
-        for sql in [format!("DROP DATABASE IF EXISTS {name}"), format!("CREATE DATABASE {name}")] {
-            client.batch_execute(&sql).await.expect("create the test database");
+        let client = admin
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("tests need a reachable Postgres (set DATABASE_URL): {e}"));
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            client
+                .batch_execute(&sql)
+                .await
+                .expect("create the test database");
         }
-        TestDb { url: admin.with_database(&name), name }
+        TestDb {
+            url: admin.with_database(&name),
+            name,
+        }
     }
 
     pub async fn client(&self) -> Client {
-        self.url.connect().await.expect("connect to the test database")
+        self.url
+            .connect()
+            .await
+            .expect("connect to the test database")
     }
 
     pub async fn execute(&self, sql: &str) {
-        self.client().await.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        self.client()
+            .await
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
     }
 
     /// The first column of the first row, as text.
     pub async fn value(&self, sql: &str) -> String {
-        let row = self.client().await.query_one(&format!("SELECT ({sql})::text"), &[]).await;
-        row.unwrap_or_else(|e| panic!("{sql}: {e:?}")).get::<_, Option<String>>(0).unwrap_or_default()
+        let row = self
+            .client()
+            .await
+            .query_one(&format!("SELECT ({sql})::text"), &[])
+            .await;
+        row.unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+            .get::<_, Option<String>>(0)
+            .unwrap_or_default()
     }
 
     pub async fn count(&self, table: &str) -> i64 {
-        self.value(&format!("SELECT count(*) FROM {table}")).await.parse().unwrap()
+        self.value(&format!("SELECT count(*) FROM {table}"))
+            .await
+            .parse()
+            .unwrap()
     }
 }
 
@@ -60,10 +86,15 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs inside the test's runtime: use a thread with a runtime of its own.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async move {
                 if let Ok(client) = admin_url().connect().await {
-                    let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
                 }
             });
         })
@@ -88,7 +119,11 @@ pub fn stderr(output: &Output) -> String {
 /// The real historical HR files, shipped in ../shared (not in this repository).
 pub fn hr_data_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/hr_challenge");
-    assert!(dir.join("hired_employees.csv").exists(), "missing {}: tests need ../shared beside the checkout", dir.display());
+    assert!(
+        dir.join("hired_employees.csv").exists(),
+        "missing {}: tests need ../shared beside the checkout",
+        dir.display()
+    );
     dir
 }
 
@@ -98,5 +133,6 @@ pub fn repo_file(path: &str) -> PathBuf {
 
 /// The HR schema of the project.
 pub async fn hr_schema(db: &TestDb) {
-    db.execute(&std::fs::read_to_string(repo_file("pipelines/hr/schema.sql")).unwrap()).await;
+    db.execute(&std::fs::read_to_string(repo_file("pipelines/hr/schema.sql")).unwrap())
+        .await;
 }

@@ -22,8 +22,20 @@ fn rejects(path: &Path) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     let (mut scratch, mut spans) = (Vec::new(), Vec::new());
     while let Some(record) = reader.next_record().unwrap() {
-        lakeshift::formats::csv::split::split_fields(record.raw, b',', b'"', &mut scratch, &mut spans).unwrap();
-        rows.push(spans.iter().map(|s| String::from_utf8_lossy(&scratch[s.range.clone()]).into_owned()).collect());
+        lakeshift::formats::csv::split::split_fields(
+            record.raw,
+            b',',
+            b'"',
+            &mut scratch,
+            &mut spans,
+        )
+        .unwrap();
+        rows.push(
+            spans
+                .iter()
+                .map(|s| String::from_utf8_lossy(&scratch[s.range.clone()]).into_owned())
+                .collect(),
+        );
     }
     rows.remove(0); // header
     rows
@@ -37,18 +49,47 @@ async fn real_hr_files_load_completely_with_empty_fields_as_null() {
     for f in ["departments.csv", "jobs.csv", "hired_employees.csv"] {
         std::fs::copy(hr_data_dir().join(f), tmp.path().join(f)).unwrap();
     }
-    let summaries = DirImport::new(db.url.clone(), tmp.path()).run().await.unwrap();
+    let summaries = DirImport::new(db.url.clone(), tmp.path())
+        .run()
+        .await
+        .unwrap();
     let tables: Vec<&str> = summaries.iter().map(|s| s.table.as_str()).collect();
-    assert_eq!(tables, ["public.departments", "public.jobs", "public.hired_employees"]);
-    assert_eq!(summaries.iter().map(|s| s.rows_loaded).collect::<Vec<_>>(), [12, 183, 1999]);
-    assert!(summaries.iter().all(|s| s.rows_rejected == 0 && s.rejects_file.is_none()));
+    assert_eq!(
+        tables,
+        [
+            "public.departments",
+            "public.jobs",
+            "public.hired_employees"
+        ]
+    );
+    assert_eq!(
+        summaries.iter().map(|s| s.rows_loaded).collect::<Vec<_>>(),
+        [12, 183, 1999]
+    );
+    assert!(
+        summaries
+            .iter()
+            .all(|s| s.rows_rejected == 0 && s.rejects_file.is_none())
+    );
     assert_eq!(
         db.value("SELECT concat_ws(',', count(name), count(datetime), count(department_id), count(job_id)) FROM hired_employees").await,
         "1980,1985,1978,1983"
     );
-    assert_eq!(db.value("SELECT name FROM hired_employees WHERE id = 58").await, "Elia D'Enrico");
-    assert_eq!(db.value("SELECT datetime FROM hired_employees WHERE id = 1").await, "2021-11-07 02:48:42");
-    assert_eq!(db.value("SELECT job FROM jobs WHERE id = 183").await.is_empty(), false);
+    assert_eq!(
+        db.value("SELECT name FROM hired_employees WHERE id = 58")
+            .await,
+        "Elia D'Enrico"
+    );
+    assert_eq!(
+        db.value("SELECT datetime FROM hired_employees WHERE id = 1")
+            .await,
+        "2021-11-07 02:48:42"
+    );
+    assert!(
+        !db.value("SELECT job FROM jobs WHERE id = 183")
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -64,25 +105,53 @@ async fn not_null_columns_reject_the_70_incomplete_rows_with_their_lines() {
     for f in ["departments.csv", "jobs.csv", "hired_employees.csv"] {
         std::fs::copy(hr_data_dir().join(f), tmp.path().join(f)).unwrap();
     }
-    let summaries = DirImport::new(db.url.clone(), tmp.path()).run().await.unwrap();
+    let summaries = DirImport::new(db.url.clone(), tmp.path())
+        .run()
+        .await
+        .unwrap();
     let employees = &summaries[2];
-    assert_eq!((employees.rows_read, employees.rows_loaded, employees.rows_rejected), (1999, 1929, 70));
+    assert_eq!(
+        (
+            employees.rows_read,
+            employees.rows_loaded,
+            employees.rows_rejected
+        ),
+        (1999, 1929, 70)
+    );
     assert_eq!(db.count("hired_employees").await, 1929);
     let log = rejects(employees.rejects_file.as_ref().unwrap());
     assert_eq!(log.len(), 70);
     // Line 2 of the file is `2,Ty Hofer,2021-05-30T05:43:46Z,8,` (no job).
-    assert_eq!(log[0][1..4], ["2".to_string(), "job_id".into(), "NULL in a NOT NULL column".into()]);
+    assert_eq!(
+        log[0][1..4],
+        [
+            "2".to_string(),
+            "job_id".into(),
+            "NULL in a NOT NULL column".into()
+        ]
+    );
     assert_eq!(log[0][4], "2,Ty Hofer,2021-05-30T05:43:46Z,8,");
     let by_column = |c: &str| log.iter().filter(|r| r[2] == c).count();
-    assert_eq!((by_column("name"), by_column("datetime"), by_column("department_id"), by_column("job_id")), (19, 14, 21, 16));
+    assert_eq!(
+        (
+            by_column("name"),
+            by_column("datetime"),
+            by_column("department_id"),
+            by_column("job_id")
+        ),
+        (19, 14, 21, 16)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_kind_of_bad_row_is_rejected_and_the_rest_commits() {
     let db = TestDb::new().await;
     hr_schema(&db).await;
-    db.execute("INSERT INTO departments VALUES (1, 'Sales'); INSERT INTO jobs VALUES (1, 'Clerk');
-                INSERT INTO hired_employees VALUES (100, 'Existing', NULL, 1, 1)").await;
+    db.execute(
+        "INSERT INTO departments VALUES (1, 'Sales'); INSERT INTO jobs VALUES (1, 'Clerk');
+                INSERT INTO hired_employees VALUES (100, 'Existing', NULL, 1, 1)",
+    )
+    .await;
     let tmp = tempfile::tempdir().unwrap();
     let file = write(
         tmp.path(),
@@ -99,25 +168,58 @@ async fn every_kind_of_bad_row_is_rejected_and_the_rest_commits() {
          8,\"Hal\nwith a newline\",2021-05-05 05:05:05,,\n\
          9,Ivy,2021-06-01T00:00:00,1,1",
     );
-    let summary = CsvImport::new(db.url.clone(), "hired_employees", &file).run().await.unwrap();
-    assert_eq!((summary.rows_read, summary.rows_loaded, summary.rows_rejected), (11, 5, 6));
+    let summary = CsvImport::new(db.url.clone(), "hired_employees", &file)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            summary.rows_read,
+            summary.rows_loaded,
+            summary.rows_rejected
+        ),
+        (11, 5, 6)
+    );
     let log = rejects(summary.rejects_file.as_ref().unwrap());
     let lines: Vec<(&str, &str)> = log.iter().map(|r| (r[1].as_str(), r[3].as_str())).collect();
     assert_eq!(lines[0], ("2", "expected 5 fields, found 4"));
     assert_eq!(lines[1].0, "3");
-    assert!(lines[1].1.starts_with("invalid timestamp \"not a date\""), "{lines:?}");
+    assert!(
+        lines[1].1.starts_with("invalid timestamp \"not a date\""),
+        "{lines:?}"
+    );
     assert_eq!(lines[2], ("5", "duplicate primary key (id=1)"));
     assert_eq!(lines[3], ("6", "duplicate primary key (id=100)"));
     assert_eq!(lines[4].0, "7");
-    assert!(lines[4].1.contains("no parent row for foreign key") && lines[4].1.contains("department_id=99"), "{lines:?}");
+    assert!(
+        lines[4].1.contains("no parent row for foreign key")
+            && lines[4].1.contains("department_id=99"),
+        "{lines:?}"
+    );
     assert_eq!(lines[5].0, "9");
     assert!(lines[5].1.starts_with("invalid integer \"x7\""));
     assert_eq!(log[5][4], "x7,Gus,,1,1", "the raw line is kept");
     // The good rows, with quoting, offsets and a quoted newline handled.
-    assert_eq!(db.value("SELECT name FROM hired_employees WHERE id = 4").await, "Dee, \"the\" first");
-    assert_eq!(db.value("SELECT datetime FROM hired_employees WHERE id = 4").await, "2021-03-01 08:00:00");
-    assert_eq!(db.value("SELECT name FROM hired_employees WHERE id = 8").await, "Hal\nwith a newline");
-    assert_eq!(db.value("SELECT datetime FROM hired_employees WHERE id = 9").await, "2021-06-01 00:00:00");
+    assert_eq!(
+        db.value("SELECT name FROM hired_employees WHERE id = 4")
+            .await,
+        "Dee, \"the\" first"
+    );
+    assert_eq!(
+        db.value("SELECT datetime FROM hired_employees WHERE id = 4")
+            .await,
+        "2021-03-01 08:00:00"
+    );
+    assert_eq!(
+        db.value("SELECT name FROM hired_employees WHERE id = 8")
+            .await,
+        "Hal\nwith a newline"
+    );
+    assert_eq!(
+        db.value("SELECT datetime FROM hired_employees WHERE id = 9")
+            .await,
+        "2021-06-01 00:00:00"
+    );
     assert_eq!(db.count("hired_employees").await, 6);
 }
 
@@ -133,13 +235,25 @@ async fn too_many_rejects_commit_nothing_and_a_rerun_loads_nothing_twice() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("2 rows rejected, more than --max-rejects 1; nothing was committed"), "{err}");
+    assert!(
+        err.contains("2 rows rejected, more than --max-rejects 1; nothing was committed"),
+        "{err}"
+    );
     assert_eq!(db.count("departments").await, 0);
 
     let good = write(tmp.path(), "good.csv", "1,A\n2,B\n");
-    let first = CsvImport::new(db.url.clone(), "departments", &good).run().await.unwrap();
-    let again = CsvImport::new(db.url.clone(), "departments", &good).run().await.unwrap();
-    assert_eq!((first.rows_loaded, again.rows_loaded, again.rows_rejected), (2, 0, 2));
+    let first = CsvImport::new(db.url.clone(), "departments", &good)
+        .run()
+        .await
+        .unwrap();
+    let again = CsvImport::new(db.url.clone(), "departments", &good)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.rows_loaded, again.rows_loaded, again.rows_rejected),
+        (2, 0, 2)
+    );
     assert_eq!(db.count("departments").await, 2);
 }
 
@@ -147,25 +261,52 @@ async fn too_many_rejects_commit_nothing_and_a_rerun_loads_nothing_twice() {
 async fn replace_and_upsert_modes() {
     let db = TestDb::new().await;
     hr_schema(&db).await;
-    db.execute("INSERT INTO departments VALUES (1, 'Old'), (7, 'Gone')").await;
+    db.execute("INSERT INTO departments VALUES (1, 'Old'), (7, 'Gone')")
+        .await;
     let tmp = tempfile::tempdir().unwrap();
     let file = write(tmp.path(), "d.csv", "1,New\n2,Two\n");
-    CsvImport::new(db.url.clone(), "departments", &file).with_mode(LoadMode::Upsert).run().await.unwrap();
-    assert_eq!(db.value("SELECT string_agg(id || '=' || department, ',' ORDER BY id) FROM departments").await, "1=New,2=Two,7=Gone");
-    CsvImport::new(db.url.clone(), "departments", &file).with_mode(LoadMode::Replace).run().await.unwrap();
-    assert_eq!(db.value("SELECT string_agg(id || '=' || department, ',' ORDER BY id) FROM departments").await, "1=New,2=Two");
+    CsvImport::new(db.url.clone(), "departments", &file)
+        .with_mode(LoadMode::Upsert)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(
+        db.value("SELECT string_agg(id || '=' || department, ',' ORDER BY id) FROM departments")
+            .await,
+        "1=New,2=Two,7=Gone"
+    );
+    CsvImport::new(db.url.clone(), "departments", &file)
+        .with_mode(LoadMode::Replace)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(
+        db.value("SELECT string_agg(id || '=' || department, ',' ORDER BY id) FROM departments")
+            .await,
+        "1=New,2=Two"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn identity_sequences_move_past_loaded_ids() {
     let db = TestDb::new().await;
-    db.execute("CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);
-                CREATE TABLE s (id serial PRIMARY KEY, v text)").await;
+    db.execute(
+        "CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);
+                CREATE TABLE s (id serial PRIMARY KEY, v text)",
+    )
+    .await;
     let tmp = tempfile::tempdir().unwrap();
     let file = write(tmp.path(), "t.csv", "5,a\n41,b\n");
-    CsvImport::new(db.url.clone(), "t", &file).run().await.unwrap();
-    CsvImport::new(db.url.clone(), "s", &file).run().await.unwrap();
-    db.execute("INSERT INTO t (v) VALUES ('next'); INSERT INTO s (v) VALUES ('next')").await;
+    CsvImport::new(db.url.clone(), "t", &file)
+        .run()
+        .await
+        .unwrap();
+    CsvImport::new(db.url.clone(), "s", &file)
+        .run()
+        .await
+        .unwrap();
+    db.execute("INSERT INTO t (v) VALUES ('next'); INSERT INTO s (v) VALUES ('next')")
+        .await;
     assert_eq!(db.value("SELECT id FROM t WHERE v = 'next'").await, "42");
     assert_eq!(db.value("SELECT id FROM s WHERE v = 'next'").await, "42");
 }
@@ -188,15 +329,31 @@ async fn every_type_parses_like_postgres_copy() {
                3,f,0,0,0,0,0,-1e-3,üñî,\"q\"\"uo\",x,\\\\,9999-12-31,00:00:00,9999-12-31 23:59:59,1960-01-01T00:00:00-05:00,,null,[],::1,-1 mon,sad,{},\"{NULL}\"\n";
     let tmp = tempfile::tempdir().unwrap();
     let file = write(tmp.path(), "types.csv", csv);
-    let summary = CsvImport::new(db.url.clone(), "ours", &file).run().await.unwrap();
-    assert_eq!((summary.rows_loaded, summary.rows_rejected), (3, 0), "{:?}", summary.rejects_file);
+    let summary = CsvImport::new(db.url.clone(), "ours", &file)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.rows_loaded, summary.rows_rejected),
+        (3, 0),
+        "{:?}",
+        summary.rejects_file
+    );
     let sink = db.client().await;
-    let copy = sink.copy_in::<_, bytes::Bytes>("COPY theirs FROM STDIN (FORMAT csv)").await.unwrap();
+    let copy = sink
+        .copy_in::<_, bytes::Bytes>("COPY theirs FROM STDIN (FORMAT csv)")
+        .await
+        .unwrap();
     futures::pin_mut!(copy);
-    futures::SinkExt::send(&mut copy, bytes::Bytes::from(csv)).await.unwrap();
+    futures::SinkExt::send(&mut copy, bytes::Bytes::from(csv))
+        .await
+        .unwrap();
     copy.as_mut().finish().await.unwrap();
     let digest = |t: &str| format!("SELECT md5(string_agg(x::text, '|' ORDER BY id)) FROM {t} x");
-    let (ours, theirs) = (db.value(&digest("ours")).await, db.value(&digest("theirs")).await);
+    let (ours, theirs) = (
+        db.value(&digest("ours")).await,
+        db.value(&digest("theirs")).await,
+    );
     if ours != theirs {
         let diff = db.value("SELECT string_agg(x::text, E'\\n') FROM (SELECT * FROM ours EXCEPT SELECT * FROM theirs) x").await;
         panic!("lakeshift and COPY disagree on:\n{diff}");
@@ -209,11 +366,28 @@ async fn header_delimiter_and_null_string_options() {
     hr_schema(&db).await;
     let tmp = tempfile::tempdir().unwrap();
     let file = write(tmp.path(), "d.csv", "id;department\n1;NA\n2;'x;y'\n");
-    let options = CsvOptions { delimiter: b';', quote: b'\'', header: true, null_string: Some("NA".into()) };
-    let summary = CsvImport::new(db.url.clone(), "departments", &file).with_options(options).run().await.unwrap();
+    let options = CsvOptions {
+        delimiter: b';',
+        quote: b'\'',
+        header: true,
+        null_string: Some("NA".into()),
+    };
+    let summary = CsvImport::new(db.url.clone(), "departments", &file)
+        .with_options(options)
+        .run()
+        .await
+        .unwrap();
     assert_eq!(summary.rows_loaded, 2);
-    assert_eq!(db.value("SELECT count(*) FROM departments WHERE department IS NULL").await, "1");
-    assert_eq!(db.value("SELECT department FROM departments WHERE id = 2").await, "x;y");
+    assert_eq!(
+        db.value("SELECT count(*) FROM departments WHERE department IS NULL")
+            .await,
+        "1"
+    );
+    assert_eq!(
+        db.value("SELECT department FROM departments WHERE id = 2")
+            .await,
+        "x;y"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -242,7 +416,11 @@ async fn a_stray_file_stops_the_dir_import_before_anything_loads() {
     let tmp = tempfile::tempdir().unwrap();
     write(tmp.path(), "departments.csv", "1,A\n");
     write(tmp.path(), "jobz.csv", "1,A\n");
-    let err = DirImport::new(db.url.clone(), tmp.path()).run().await.unwrap_err().to_string();
+    let err = DirImport::new(db.url.clone(), tmp.path())
+        .run()
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no table jobz"), "{err}");
     assert_eq!(db.count("departments").await, 0);
 }

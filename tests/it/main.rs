@@ -4,6 +4,7 @@
 
 mod cli;
 mod common;
+mod copy;
 mod import;
 mod pipeline;
 mod schema;

@@ -10,7 +10,8 @@ fn every_shipped_pipeline_validates() {
     for entry in std::fs::read_dir(repo_file("pipelines")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml") {
-            let pipeline = lakeshift::pipeline::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let pipeline = lakeshift::pipeline::load(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert!(!pipeline.steps.is_empty());
             let out = lakeshift(&url, &["validate", path.to_str().unwrap()]);
             assert!(out.status.success(), "{}", stderr(&out));
@@ -28,10 +29,16 @@ async fn hr_migration_runs_end_to_end_on_demo_data_and_on_the_real_files() {
     let pipeline = repo_file("pipelines/hr_migration.yaml");
     let run = |extra_env: Option<&str>| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lakeshift"));
-        cmd.args(["run", pipeline.to_str().unwrap(), "--report", report.to_str().unwrap(), "--work-dir"])
-            .arg(tmp.path())
-            .env("DATABASE_URL", db.url.expose())
-            .env_remove("HR_DATA_DIR");
+        cmd.args([
+            "run",
+            pipeline.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            "--work-dir",
+        ])
+        .arg(tmp.path())
+        .env("DATABASE_URL", db.url.expose())
+        .env_remove("HR_DATA_DIR");
         if let Some(dir) = extra_env {
             cmd.env("HR_DATA_DIR", dir);
         }
@@ -39,7 +46,8 @@ async fn hr_migration_runs_end_to_end_on_demo_data_and_on_the_real_files() {
     };
     let out = run(None);
     assert!(out.status.success(), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(json["status"], "succeeded");
     assert_eq!(json["steps"][1]["output"][2]["rows_read"], 100_000);
     assert_eq!(db.count("hired_employees").await, 100_000);
@@ -49,14 +57,24 @@ async fn hr_migration_runs_end_to_end_on_demo_data_and_on_the_real_files() {
     let out = run(Some(hr_data_dir().to_str().unwrap()));
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(db.count("hired_employees").await, 1999);
-    assert!(db.value("SELECT sum(hired) FROM view_example_hired_employees").await.parse::<i64>().unwrap() > 1900);
+    assert!(
+        db.value("SELECT sum(hired) FROM view_example_hired_employees")
+            .await
+            .parse::<i64>()
+            .unwrap()
+            > 1900
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_step_stops_the_run_and_the_report_says_why() {
     let db = TestDb::new().await;
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("bad.sql"), "CREATE TABLE ok (id int); SELECT * FROM missing_table;").unwrap();
+    std::fs::write(
+        tmp.path().join("bad.sql"),
+        "CREATE TABLE ok (id int); SELECT * FROM missing_table;",
+    )
+    .unwrap();
     std::fs::write(tmp.path().join("good.sql"), "CREATE TABLE later (id int);").unwrap();
     let yaml = tmp.path().join("p.yaml");
     std::fs::write(
@@ -65,15 +83,31 @@ async fn a_failing_step_stops_the_run_and_the_report_says_why() {
     )
     .unwrap();
     let report = tmp.path().join("r.json");
-    let out = lakeshift(&db.url, &["run", yaml.to_str().unwrap(), "--report", report.to_str().unwrap()]);
+    let out = lakeshift(
+        &db.url,
+        &[
+            "run",
+            yaml.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("step 1 (broken) failed") && err.contains("missing_table"), "{err}");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(
+        err.contains("step 1 (broken) failed") && err.contains("missing_table"),
+        "{err}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(json["status"], "failed");
     assert_eq!(json["steps"][0]["status"], "failed");
     assert_eq!(json["steps"][1]["status"], "skipped");
-    assert_eq!(db.value("SELECT count(*) FROM pg_tables WHERE tablename IN ('ok', 'later')").await, "0");
+    assert_eq!(
+        db.value("SELECT count(*) FROM pg_tables WHERE tablename IN ('ok', 'later')")
+            .await,
+        "0"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -89,7 +123,10 @@ async fn validate_lists_every_problem_with_its_path() {
     let out = lakeshift(&db.url, &["validate", yaml.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("steps[0].connection: unknown connection \"dbx\""), "{err}");
+    assert!(
+        err.contains("steps[0].connection: unknown connection \"dbx\""),
+        "{err}"
+    );
     assert!(err.contains("steps[0].file:"), "{err}");
     assert!(err.contains("steps[1].dir: /no/such/dir"), "{err}");
 }

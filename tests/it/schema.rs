@@ -11,10 +11,21 @@ use crate::common::{TestDb, hr_schema, lakeshift, repo_file, stderr};
 /// `pg_dump --schema-only` without comments, blank lines and the per-run `\restrict` key.
 fn normalised_dump(db: &TestDb, schema: &str) -> String {
     let out = Command::new("pg_dump")
-        .args(["--schema-only", "--no-owner", "-n", schema, "-d", db.url.expose()])
+        .args([
+            "--schema-only",
+            "--no-owner",
+            "-n",
+            schema,
+            "-d",
+            db.url.expose(),
+        ])
         .output()
         .expect("pg_dump must be installed");
-    assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -26,7 +37,8 @@ fn normalised_dump(db: &TestDb, schema: &str) -> String {
 
 async fn rich_source() -> TestDb {
     let db = TestDb::new().await;
-    db.execute(&std::fs::read_to_string(repo_file("tests/it/fixtures/rich_schema.sql")).unwrap()).await;
+    db.execute(&std::fs::read_to_string(repo_file("tests/it/fixtures/rich_schema.sql")).unwrap())
+        .await;
     db
 }
 
@@ -34,14 +46,24 @@ async fn rich_source() -> TestDb {
 async fn rich_schema_is_recreated_exactly_and_copy_is_idempotent() {
     let (source, target) = (rich_source().await, TestDb::new().await);
     let schemas = vec!["shop".to_string()];
-    let summary = ddl::copy(&source.url, &target.url, &schemas, false).await.unwrap();
-    assert_eq!((summary.tables, summary.views, summary.functions), (3, 4, 4));
+    let summary = ddl::copy(&source.url, &target.url, &schemas, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.tables, summary.views, summary.functions),
+        (3, 4, 4)
+    );
     let expected = normalised_dump(&source, "shop");
-    assert!(expected.contains("CREATE MATERIALIZED VIEW shop.daily_sales"), "fixture is dumped");
+    assert!(
+        expected.contains("CREATE MATERIALIZED VIEW shop.daily_sales"),
+        "fixture is dumped"
+    );
     assert_eq!(normalised_dump(&target, "shop"), expected);
 
     // Again, over the existing objects: succeeds and changes nothing.
-    ddl::copy(&source.url, &target.url, &schemas, false).await.unwrap();
+    ddl::copy(&source.url, &target.url, &schemas, false)
+        .await
+        .unwrap();
     assert_eq!(normalised_dump(&target, "shop"), expected);
 
     // The recreated objects work: identity, serial, domain default, trigger, views, procedure.
@@ -54,9 +76,15 @@ async fn rich_schema_is_recreated_exactly_and_copy_is_idempotent() {
         )
         .await;
     assert_eq!(target.value("SELECT note FROM shop.orders").await, "none");
-    assert_eq!(target.value("SELECT invoice FROM shop.orders").await, "1000");
+    assert_eq!(
+        target.value("SELECT invoice FROM shop.orders").await,
+        "1000"
+    );
     assert_eq!(target.value("SELECT stock FROM shop.products").await, "5");
-    assert_eq!(target.value("SELECT spent FROM shop.a_top_customers").await, "200.00");
+    assert_eq!(
+        target.value("SELECT spent FROM shop.a_top_customers").await,
+        "200.00"
+    );
     assert_eq!(target.value("SELECT shop.customer_count()").await, "1");
 }
 
@@ -69,41 +97,101 @@ async fn dumped_script_runs_twice_with_psql() {
     assert!(script.starts_with("-- lakeshift schema dump of"));
     for _ in 0..2 {
         let psql = Command::new("psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", target.url.expose(), "-c", &script])
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                target.url.expose(),
+                "-c",
+                &script,
+            ])
             .output()
             .expect("psql must be installed");
-        assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
+        assert!(
+            psql.status.success(),
+            "{}",
+            String::from_utf8_lossy(&psql.stderr)
+        );
     }
-    assert_eq!(normalised_dump(&target, "shop"), normalised_dump(&source, "shop"));
+    assert_eq!(
+        normalised_dump(&target, "shop"),
+        normalised_dump(&source, "shop")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hr_schema_round_trips_with_its_function_and_view() {
     let (source, target) = (TestDb::new().await, TestDb::new().await);
     hr_schema(&source).await;
-    let catalog = Catalog::load(&source.url, &["public".to_string()]).await.unwrap();
-    let names: Vec<&str> = catalog.tables_in_fk_order().iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names.last(), Some(&"hired_employees"), "children after parents: {names:?}");
+    let catalog = Catalog::load(&source.url, &["public".to_string()])
+        .await
+        .unwrap();
+    let names: Vec<&str> = catalog
+        .tables_in_fk_order()
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(
+        names.last(),
+        Some(&"hired_employees"),
+        "children after parents: {names:?}"
+    );
     let employees = catalog.table("hired_employees").unwrap();
     assert_eq!(employees.primary_key(), ["id"]);
-    let types: Vec<&str> = employees.columns.iter().map(|c| c.type_sql.as_str()).collect();
-    assert_eq!(types, ["integer", "character varying(255)", "timestamp without time zone", "integer", "integer"]);
+    let types: Vec<&str> = employees
+        .columns
+        .iter()
+        .map(|c| c.type_sql.as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "integer",
+            "character varying(255)",
+            "timestamp without time zone",
+            "integer",
+            "integer"
+        ]
+    );
 
-    let out = lakeshift(&source.url, &["schema", "copy", "--target", target.url.expose()]);
+    let out = lakeshift(
+        &source.url,
+        &["schema", "copy", "--target", target.url.expose()],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(normalised_dump(&target, "public"), normalised_dump(&source, "public"));
+    assert_eq!(
+        normalised_dump(&target, "public"),
+        normalised_dump(&source, "public")
+    );
     assert_eq!(target.value("SELECT hello_world()").await, "Hello, World!");
-    assert_eq!(target.value("SELECT count(*) FROM view_example_hired_employees").await, "0");
+    assert_eq!(
+        target
+            .value("SELECT count(*) FROM view_example_hired_employees")
+            .await,
+        "0"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_statement_leaves_the_target_untouched() {
     let (source, target) = (rich_source().await, TestDb::new().await);
     // A conflicting object makes the copy fail half-way: nothing of it may remain.
-    target.execute("CREATE SCHEMA shop; CREATE TABLE shop.order_lines (x int)").await;
-    let err = ddl::copy(&source.url, &target.url, &["shop".to_string()], false).await.unwrap_err().to_string();
+    target
+        .execute("CREATE SCHEMA shop; CREATE TABLE shop.order_lines (x int)")
+        .await;
+    let err = ddl::copy(&source.url, &target.url, &["shop".to_string()], false)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("order_lines"), "{err}");
-    assert_eq!(target.value("SELECT count(*) FROM pg_class WHERE relnamespace = 'shop'::regnamespace").await, "1");
+    assert_eq!(
+        target
+            .value("SELECT count(*) FROM pg_class WHERE relnamespace = 'shop'::regnamespace")
+            .await,
+        "1"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

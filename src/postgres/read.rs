@@ -1,0 +1,339 @@
+//! Postgres -> Arrow: tables read with connectorx, streamed, in one exported snapshot.
+//!
+//! connectorx is blocking, loses type details and buffers without bound, so:
+//! - the query is built from the catalog: columns connectorx reads exactly are selected as
+//!   they are, every other one as `::text`, and each batch is then cast to the catalog's
+//!   exact Arrow schema ([`super::types`]: nullability, widths, decimal precision and scale);
+//! - a table is read in chunks of heap pages (`ctid` ranges, a TID range scan), so what
+//!   connectorx can buffer is bounded by one chunk, whatever the table size; the chunks of
+//!   a group run as parallel partitions;
+//! - every reading connection starts with `SET TRANSACTION SNAPSHOT` of a [`Snapshot`], so
+//!   all chunks and all tables of one job see the same data;
+//! - it runs on the blocking pool, and a panic inside it becomes an error.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, FixedSizeBinaryBuilder};
+use arrow::compute::{CastOptions, cast_with_options};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use connectorx::prelude::{CXQuery, SourceConn, new_record_batch_iter};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use tokio_postgres::Client;
+
+use crate::arrow_bridge::batch_from_arrow56;
+use crate::blocking::spawn_blocking;
+use crate::error::{Error, Result};
+use crate::postgres::DbUrl;
+use crate::postgres::catalog::{Catalog, Column, Table};
+use crate::postgres::connect::{quote_ident, quote_literal};
+use crate::postgres::types::{PgKind, arrow_field};
+
+/// How a table is read.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOptions {
+    /// Rows per Arrow batch.
+    pub batch_size: usize,
+    /// Chunks read in parallel (connections per table).
+    pub partitions: usize,
+    /// Heap pages (8 KiB each) per chunk: the bound on what connectorx buffers.
+    pub chunk_pages: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            batch_size: 64 * 1024,
+            partitions: 2,
+            chunk_pages: 4096,
+        }
+    }
+}
+
+/// An exported snapshot, valid while this control connection keeps its transaction open.
+pub struct Snapshot {
+    client: Client,
+    id: String,
+}
+
+impl Snapshot {
+    /// Open a repeatable-read transaction on `url`, lock `tables` against rewrites (VACUUM
+    /// FULL, CLUSTER, DROP) and export its snapshot.
+    pub async fn export(url: &DbUrl, tables: &[&Table]) -> Result<Snapshot> {
+        let client = url.connect().await?;
+        client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(|e| Error::pg("opening the read snapshot", &e))?;
+        if !tables.is_empty() {
+            let names: Vec<String> = tables.iter().map(|t| t.qualified()).collect();
+            client
+                .batch_execute(&format!(
+                    "LOCK TABLE {} IN ACCESS SHARE MODE",
+                    names.join(", ")
+                ))
+                .await
+                .map_err(|e| Error::pg("locking the tables to read", &e))?;
+        }
+        let row = client
+            .query_one("SELECT pg_export_snapshot()", &[])
+            .await
+            .map_err(|e| Error::pg("exporting the read snapshot", &e))?;
+        Ok(Snapshot {
+            id: row.get(0),
+            client,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Heap pages of `table` now (a table only grows while the snapshot's lock is held).
+    async fn pages(&self, table: &Table) -> Result<u64> {
+        let sql = "SELECT (pg_relation_size($1::text::regclass) / current_setting('block_size')::int8)::int8";
+        let row = self
+            .client
+            .query_one(sql, &[&table.qualified()])
+            .await
+            .map_err(|e| Error::pg(format!("sizing {}", table.name), &e))?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
+    }
+
+    /// End the snapshot's transaction.
+    pub async fn release(self) -> Result<()> {
+        self.client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| Error::pg("closing the read snapshot", &e))
+    }
+}
+
+/// The columns a read returns (all but generated ones), with their kinds.
+pub fn read_columns<'t>(catalog: &Catalog, table: &'t Table) -> Vec<(&'t Column, PgKind)> {
+    let enums: HashMap<String, Vec<String>> = catalog
+        .enums
+        .iter()
+        .map(|e| (e.name.clone(), e.labels.clone()))
+        .collect();
+    table
+        .columns
+        .iter()
+        .filter(|c| c.generated.is_none())
+        .map(|c| {
+            // Arrays travel as their Postgres text form for now.
+            let kind = match PgKind::of(c, &enums) {
+                PgKind::Array(_) => PgKind::CastText,
+                kind => kind,
+            };
+            (c, kind)
+        })
+        .collect()
+}
+
+/// The Arrow schema of a read: the catalog's exact types, Postgres types in the metadata.
+pub fn read_schema(columns: &[(&Column, PgKind)]) -> SchemaRef {
+    Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(c, k)| arrow_field(c, k))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Base types connectorx reads exactly; everything else is selected as text.
+fn read_natively(column: &Column) -> bool {
+    column.type_kind == 'b'
+        && matches!(
+            column.type_name.as_str(),
+            "bool"
+                | "int2"
+                | "int4"
+                | "int8"
+                | "float4"
+                | "float8"
+                | "text"
+                | "varchar"
+                | "bytea"
+                | "date"
+                | "time"
+                | "timestamp"
+                | "timestamptz"
+                | "uuid"
+        )
+}
+
+/// Stream `table` as batches of [`read_schema`], inside `snapshot`.
+pub async fn read_table(
+    url: &DbUrl,
+    snapshot: &Snapshot,
+    catalog: &Catalog,
+    table: &Table,
+    options: ReadOptions,
+) -> Result<SendableRecordBatchStream> {
+    let columns = read_columns(catalog, table);
+    let schema = read_schema(&columns);
+    let select: Vec<String> = columns
+        .iter()
+        .map(|(c, _)| {
+            let q = quote_ident(&c.name);
+            if read_natively(c) {
+                q
+            } else {
+                format!("{q}::text AS {q}")
+            }
+        })
+        .collect();
+    let pages = snapshot.pages(table).await?;
+    let chunk = options.chunk_pages.max(1);
+    let queries: Vec<String> = (0..pages.div_ceil(chunk).max(1))
+        .map(|i| {
+            let from = format!("ctid >= '({},0)'::tid", i * chunk);
+            let last = (i + 1) * chunk >= pages;
+            let to = if last {
+                String::new()
+            } else {
+                format!(" AND ctid < '({},0)'::tid", (i + 1) * chunk)
+            };
+            format!(
+                "SELECT {} FROM {} WHERE {from}{to}",
+                select.join(", "),
+                table.qualified()
+            )
+        })
+        .collect();
+    let pre = vec![
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_string(),
+        format!("SET TRANSACTION SNAPSHOT {}", quote_literal(snapshot.id())),
+    ];
+    let source = SourceConn::try_from(url.expose()).map_err(|e| Error::Connect {
+        url: url.redacted(),
+        reason: e.to_string(),
+    })?;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
+    let (label, target) = (table.name.clone(), schema.clone());
+    let groups: Vec<Vec<String>> = queries
+        .chunks(options.partitions.max(1))
+        .map(<[String]>::to_vec)
+        .collect();
+    let reader = spawn_blocking("reading with connectorx", move || {
+        for group in groups {
+            let result = read_group(
+                &source,
+                &group,
+                &pre,
+                options.batch_size,
+                &target,
+                &label,
+                &sender,
+            );
+            if let Err(e) = result {
+                let _ = sender.blocking_send(Err(e));
+                break;
+            }
+            if sender.is_closed() {
+                break;
+            }
+        }
+        Ok(())
+    });
+    // A failure of the reader task itself (a panic outside connectorx) ends the stream too.
+    let tail = futures::stream::once(async move { reader.await.err() });
+    let batches = futures::stream::unfold(receiver, |mut rx| async move {
+        rx.recv().await.map(|b| (b, rx))
+    });
+    use futures::StreamExt;
+    let stream = batches.chain(tail.filter_map(|e| async move { e.map(Err) }));
+    let stream =
+        stream.map(|r| r.map_err(|e| datafusion::error::DataFusionError::External(Box::new(e))));
+    Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+}
+
+/// Read one group of chunk queries in parallel and send the batches on.
+fn read_group(
+    source: &SourceConn,
+    queries: &[String],
+    pre: &[String],
+    batch_size: usize,
+    schema: &SchemaRef,
+    table: &str,
+    sender: &tokio::sync::mpsc::Sender<Result<RecordBatch>>,
+) -> Result<()> {
+    let failed = |reason: String| Error::Postgres {
+        context: format!("reading {table}"),
+        reason,
+    };
+    let cx_queries: Vec<CXQuery<String>> =
+        queries.iter().map(|q| CXQuery::Naked(q.clone())).collect();
+    let mut batches = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        new_record_batch_iter(source, None, &cx_queries, batch_size, Some(pre))
+    }))
+    .map_err(|p| failed(panic_message(&p)))?
+    .map_err(|e| failed(e.to_string()))?;
+    std::panic::catch_unwind(AssertUnwindSafe(|| batches.prepare()))
+        .map_err(|p| failed(panic_message(&p)))?;
+    loop {
+        let next = std::panic::catch_unwind(AssertUnwindSafe(|| batches.next_batch()))
+            .map_err(|p| failed(panic_message(&p)))?;
+        let Some(batch) = next else { return Ok(()) };
+        let batch = conform(&batch_from_arrow56(&batch)?, schema, table)?;
+        if sender.blocking_send(Ok(batch)).is_err() {
+            return Ok(()); // the consumer stopped
+        }
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "connectorx failed".into())
+}
+
+/// Cast a batch as connectorx returns it to the catalog's exact schema.
+pub fn conform(batch: &RecordBatch, schema: &SchemaRef, table: &str) -> Result<RecordBatch> {
+    let options = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        let failed = |reason: String| Error::UnsupportedType {
+            table: table.to_string(),
+            column: field.name().clone(),
+            reason,
+        };
+        let converted = match (column.data_type(), field.data_type()) {
+            (from, to) if from == to => column.clone(),
+            (DataType::Utf8 | DataType::LargeUtf8, DataType::FixedSizeBinary(16)) => {
+                uuids(column).map_err(failed)?
+            }
+            (_, to) => {
+                cast_with_options(column, to, &options).map_err(|e| failed(e.to_string()))?
+            }
+        };
+        columns.push(converted);
+    }
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+fn uuids(column: &ArrayRef) -> std::result::Result<ArrayRef, String> {
+    let text = cast_with_options(column, &DataType::Utf8, &CastOptions::default())
+        .map_err(|e| e.to_string())?;
+    let mut out = FixedSizeBinaryBuilder::with_capacity(text.len(), 16);
+    for value in text.as_string::<i32>() {
+        match value {
+            Some(s) => {
+                let uuid = uuid::Uuid::try_parse(s).map_err(|e| format!("{s:?}: {e}"))?;
+                out.append_value(uuid.as_bytes())
+                    .map_err(|e| e.to_string())?;
+            }
+            None => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
