@@ -111,17 +111,10 @@ impl DirImport {
             return Ok(summaries);
         }
         for (table, path) in &plan {
-            let tx = client
-                .transaction()
-                .await
-                .map_err(|e| Error::pg("starting the import", &e))?;
-            let summary = self
-                .file_import(table, path)
-                .load(&tx, &catalog, table, open(path)?, false)
+            let import = self.file_import(table, path);
+            let summary = import
+                .load_committed(&mut client, &catalog, table, open(path)?, false)
                 .await?;
-            tx.commit()
-                .await
-                .map_err(|e| Error::pg(format!("committing the import into {}", table.name), &e))?;
             summaries.push(summary);
         }
         Ok(summaries)

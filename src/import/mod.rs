@@ -23,6 +23,7 @@ use crate::blocking::spawn_blocking;
 use crate::error::{Error, Result};
 use crate::formats::csv::rejects::RejectLog;
 use crate::formats::csv::{CsvOptions, TargetColumn, TypedCsvReader};
+use crate::postgres::bulk::DeferredConstraints;
 use crate::postgres::catalog::{Catalog, Table, split_name};
 use crate::postgres::connect::{DbUrl, quote_ident};
 use crate::postgres::types::{PgKind, arrow_field};
@@ -143,17 +144,31 @@ impl CsvImport {
             .clone();
         let started = Instant::now();
         let mut client = self.target.connect().await?;
+        let truncate = self.mode == LoadMode::Replace;
+        let mut summary = self
+            .load_committed(&mut client, &catalog, &table, file, truncate)
+            .await?;
+        summary.set_elapsed(started);
+        Ok(summary)
+    }
+
+    /// Load the file into `table` in a transaction of its own, and commit.
+    pub(crate) async fn load_committed(
+        &self,
+        client: &mut tokio_postgres::Client,
+        catalog: &Catalog,
+        table: &Table,
+        file: std::fs::File,
+        truncate: bool,
+    ) -> Result<ImportSummary> {
         let tx = client
             .transaction()
             .await
             .map_err(|e| Error::pg("starting the import", &e))?;
-        let mut summary = self
-            .load(&tx, &catalog, &table, file, self.mode == LoadMode::Replace)
-            .await?;
+        let summary = self.load(&tx, catalog, table, file, truncate).await?;
         tx.commit()
             .await
             .map_err(|e| Error::pg(format!("committing the import into {}", table.name), &e))?;
-        summary.set_elapsed(started);
         Ok(summary)
     }
 
@@ -179,16 +194,12 @@ impl CsvImport {
         ));
         lock(tx, table, catalog).await?;
         if truncate {
-            let referenced = catalog.tables.iter().any(|t| {
-                t.oid != table.oid
-                    && t.foreign_keys().any(|fk| {
-                        fk.references
-                            .as_ref()
-                            .is_some_and(|(s, n, _)| (s, n) == (&table.schema, &table.name))
-                    })
-            });
-            write::empty(tx, table, referenced).await?;
+            write::empty(tx, table, catalog.is_referenced(table)).await?;
         }
+        let deferred = match self.mode {
+            LoadMode::Upsert => DeferredConstraints::default(), // ON CONFLICT needs the key
+            _ => DeferredConstraints::drop_if_empty(tx, catalog, table).await?,
+        };
         let mut checker = KeyChecker::prepare(tx, key_spec(table, &columns, self.mode)).await?;
 
         let total = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -243,6 +254,7 @@ impl CsvImport {
         bar.finish_and_clear();
         let loaded = copied?;
         let (stats, rejects_file) = parsed?;
+        deferred.restore(tx).await?;
         write::advance_sequences(tx, table).await?;
         let mut summary = ImportSummary {
             file: self.path.clone(),

@@ -218,6 +218,18 @@ impl Catalog {
             .find(|t| t.name == table && schema.is_none_or(|s| s == t.schema))
     }
 
+    /// Whether another table's foreign key references `table`.
+    pub fn is_referenced(&self, table: &Table) -> bool {
+        self.tables.iter().any(|t| {
+            t.oid != table.oid
+                && t.foreign_keys().any(|fk| {
+                    fk.references
+                        .as_ref()
+                        .is_some_and(|(s, n, _)| (s, n) == (&table.schema, &table.name))
+                })
+        })
+    }
+
     /// Tables ordered so that every table comes after the tables its foreign keys reference
     /// (self references and cycles are broken by name order).
     pub fn tables_in_fk_order(&self) -> Vec<&Table> {

@@ -1,6 +1,7 @@
 //! Everything that talks to Postgres: connections, catalog introspection, DDL, the type
 //! table, and the COPY writer.
 
+pub mod bulk;
 pub mod catalog;
 pub mod connect;
 pub mod ddl;

@@ -424,3 +424,40 @@ async fn a_stray_file_stops_the_dir_import_before_anything_loads() {
     assert!(err.contains("no table jobz"), "{err}");
     assert_eq!(db.count("departments").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bulk_loads_into_empty_tables_keep_every_constraint() {
+    let db = TestDb::new().await;
+    hr_schema(&db).await;
+    db.execute(
+        "COMMENT ON CONSTRAINT hired_employees_pkey ON hired_employees IS 'one row per hire';
+         CREATE VIEW per_job AS SELECT j.id, j.job, count(*) FROM jobs j GROUP BY j.id;",
+    )
+    .await;
+    let constraints = "SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), '; ' ORDER BY conname)
+                       FROM pg_constraint WHERE conrelid IN ('hired_employees'::regclass, 'jobs'::regclass)";
+    let before = db.value(constraints).await;
+    let tmp = tempfile::tempdir().unwrap();
+    lakeshift::demo::generate(tmp.path(), 3000, 5).unwrap();
+    // jobs' key carries a view (GROUP BY on it) and a foreign key: it stays in place.
+    let summaries = DirImport::new(db.url.clone(), tmp.path())
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(summaries[2].rows_loaded + summaries[2].rows_rejected, 3000);
+    assert_eq!(db.value(constraints).await, before);
+    assert_eq!(
+        db.value("SELECT obj_description(oid, 'pg_constraint') FROM pg_constraint WHERE conname = 'hired_employees_pkey'").await,
+        "one row per hire"
+    );
+    let err = db
+        .client()
+        .await
+        .batch_execute("INSERT INTO hired_employees VALUES (1, 'again', NULL, NULL, NULL)")
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{err:?}").contains("hired_employees_pkey"),
+        "the key is enforced again: {err:?}"
+    );
+}
