@@ -9,16 +9,8 @@ use lakeshift::postgres::write::LoadMode;
 
 use super::UrlParser;
 
-/// Copy table data between databases, all tables from one snapshot, parents before children.
-///
-/// The target tables must exist (run `schema copy` first). The target loads everything in
-/// one transaction: all tables or none.
-///
-/// Examples:
-///   lakeshift copy --source postgres://u@old/hr --target postgres://u@new/hr
-///   lakeshift copy --source postgres://u@old/hr --target postgres://u@new/hr --tables jobs,departments --mode replace
+/// Arguments of `lakeshift copy` (its help text is on the command).
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
 pub struct CopyArgs {
     /// Database to read [default: $DATABASE_URL]
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,

@@ -42,6 +42,15 @@ enum Command {
     #[command(subcommand)]
     Schema(schema::SchemaCommand),
     /// Copy table data from one Postgres to another, in one snapshot.
+    ///
+    /// All tables are read from one snapshot and loaded parents before children, in one
+    /// target transaction: all tables or none. The target tables must exist (run `schema
+    /// copy` first).
+    ///
+    /// Examples:
+    ///   lakeshift copy --source postgres://u@old/hr --target postgres://u@new/hr
+    ///   lakeshift copy --source postgres://u@old/hr --target postgres://u@new/hr --tables jobs,departments --mode replace
+    #[command(verbatim_doc_comment)]
     Copy(copy::CopyArgs),
     /// Load CSV files into existing tables, typed by the table, with a reject log.
     #[command(subcommand)]

@@ -158,12 +158,13 @@ fn every_command_has_help_with_examples() {
     let url = crate::common::admin_url();
     let top = lakeshift(&url, &["--help"]);
     let text = String::from_utf8_lossy(&top.stdout);
-    for command in ["schema", "import", "run", "validate", "demo"] {
+    for command in ["schema", "copy", "import", "run", "validate", "demo"] {
         assert!(text.contains(command), "{command} missing from --help");
     }
     for command in [
         &["schema", "dump"][..],
         &["schema", "copy"],
+        &["copy"],
         &["import", "csv"],
         &["import", "dir"],
         &["run"],

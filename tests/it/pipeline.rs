@@ -130,3 +130,33 @@ async fn validate_lists_every_problem_with_its_path() {
     assert!(err.contains("steps[0].file:"), "{err}");
     assert!(err.contains("steps[1].dir: /no/such/dir"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schema_copy_and_table_copy_steps_migrate_a_database() {
+    let (source, target) = (TestDb::new().await, TestDb::new().await);
+    crate::common::hr_schema(&source).await;
+    source
+        .execute(
+            "INSERT INTO departments VALUES (1, 'Sales'), (2, 'Legal');
+             INSERT INTO jobs VALUES (1, 'Clerk');
+             INSERT INTO hired_employees VALUES (1, 'Ann', '2021-01-01', 1, 1), (2, 'Bob', NULL, 2, NULL);",
+        )
+        .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = tmp.path().join("migrate.yaml");
+    std::fs::write(
+        &yaml,
+        "connections:\n  old: ${SOURCE_URL}\n  new: ${TARGET_URL}\nsteps:\n  - {type: schema_copy, source: old, target: new}\n  - {type: table_copy, source: old, target: new, mode: replace}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lakeshift"))
+        .args(["run", yaml.to_str().unwrap()])
+        .env("SOURCE_URL", source.url.expose())
+        .env("TARGET_URL", target.url.expose())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = "SELECT string_agg(x::text, ';' ORDER BY id) FROM hired_employees x";
+    assert_eq!(target.value(rows).await, source.value(rows).await);
+    assert_eq!(target.value("SELECT hello_world()").await, "Hello, World!");
+}
