@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakeshift-target}"
 scripts/ensure-postgres.sh
-cargo test --locked "$@"
+# Unit and integration tests (there are no doc tests; benches run with `cargo bench`).
+cargo test --locked --lib --bins --tests "$@"
