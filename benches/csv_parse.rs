@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::Schema;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lakeshift::formats::csv::rejects::RejectLog;
 use lakeshift::formats::csv::values::Value;
@@ -21,6 +20,7 @@ impl RowCheck for AcceptAll {
 fn hired_employees() -> Vec<TargetColumn> {
     let column = |name: &str, kind: PgKind| TargetColumn {
         name: name.into(),
+        field: Arc::new(arrow::datatypes::Field::new(name, kind.arrow_type(), true)),
         kind,
         not_null: false,
     };
@@ -44,12 +44,6 @@ fn parse(c: &mut Criterion) {
     lakeshift::demo::generate(dir.path(), rows, 1).unwrap();
     let data = std::fs::read(dir.path().join("hired_employees.csv")).unwrap();
     let columns = hired_employees();
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|c| arrow::datatypes::Field::new(&c.name, c.kind.arrow_type(), true))
-            .collect::<Vec<_>>(),
-    ));
     let mut group = c.benchmark_group("csv_parse");
     group.throughput(Throughput::Elements(rows));
     group.bench_function("hired_employees_200k", |b| {
@@ -60,7 +54,6 @@ fn parse(c: &mut Criterion) {
                 "bench.csv".into(),
                 CsvOptions::default(),
                 columns.clone(),
-                schema.clone(),
                 rejects,
                 None,
                 64 * 1024,

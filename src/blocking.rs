@@ -31,3 +31,12 @@ where
         }
     }
 }
+
+/// The receiving end of a channel fed from a blocking task, as a stream.
+pub fn receiver_stream<T: Send + 'static>(
+    receiver: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send + 'static {
+    futures::stream::unfold(receiver, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+}

@@ -14,15 +14,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
 use tokio_postgres::Transaction;
 
-use crate::blocking::spawn_blocking;
+use crate::blocking::{receiver_stream, spawn_blocking};
 use crate::error::{Error, Result};
 use crate::formats::csv::rejects::RejectLog;
-use crate::formats::csv::{CsvOptions, TargetColumn, TypedCsvReader};
+use crate::formats::csv::{CsvOptions, ReadStats, TargetColumn, TypedCsvReader};
 use crate::postgres::bulk::DeferredConstraints;
 use crate::postgres::catalog::{Catalog, Table, split_name};
 use crate::postgres::connect::{DbUrl, quote_ident};
@@ -152,6 +151,27 @@ impl CsvImport {
         Ok(summary)
     }
 
+    fn reader(
+        &self,
+        file: std::fs::File,
+        targets: Vec<TargetColumn>,
+    ) -> TypedCsvReader<std::fs::File> {
+        let rejects = RejectLog::new(
+            self.rejects
+                .clone()
+                .unwrap_or_else(|| RejectLog::default_path(&self.path)),
+        );
+        TypedCsvReader::new(
+            file,
+            self.path.clone(),
+            self.options.clone(),
+            targets,
+            rejects,
+            self.max_rejects,
+            self.batch_size,
+        )
+    }
+
     /// Load the file into `table` in a transaction of its own, and commit.
     pub(crate) async fn load_committed(
         &self,
@@ -183,15 +203,6 @@ impl CsvImport {
     ) -> Result<ImportSummary> {
         let started = Instant::now();
         let (columns, targets) = load_columns(catalog, table);
-        let schema = Arc::new(Schema::new(
-            table
-                .columns
-                .iter()
-                .filter(|c| c.generated.is_none())
-                .zip(&columns.kinds)
-                .map(|(c, k)| arrow_field(c, k))
-                .collect::<Vec<_>>(),
-        ));
         lock(tx, table, catalog).await?;
         if truncate {
             write::empty(tx, table, catalog.is_referenced(table)).await?;
@@ -200,55 +211,14 @@ impl CsvImport {
             LoadMode::Upsert => DeferredConstraints::default(), // ON CONFLICT needs the key
             _ => DeferredConstraints::drop_if_empty(tx, catalog, table).await?,
         };
-        let mut checker = KeyChecker::prepare(tx, key_spec(table, &columns, self.mode)).await?;
-
-        let total = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let bar = crate::progress::bytes_bar(total, &table.name, self.progress);
-        let rejects = RejectLog::new(
-            self.rejects
-                .clone()
-                .unwrap_or_else(|| RejectLog::default_path(&self.path)),
+        let checker = KeyChecker::prepare(tx, key_spec(table, &columns, self.mode)).await?;
+        let bar = crate::progress::bytes_bar(
+            file.metadata().map_or(0, |m| m.len()),
+            &table.name,
+            self.progress,
         );
-        let mut reader = TypedCsvReader::new(
-            file,
-            self.path.clone(),
-            self.options.clone(),
-            targets,
-            schema,
-            rejects,
-            self.max_rejects,
-            self.batch_size,
-        );
-        let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
-        let progress = bar.clone();
-        let parse = spawn_blocking("parsing CSV", move || {
-            loop {
-                let next = reader.next_batch(&mut checker);
-                let stats = reader.stats();
-                progress.set_position(stats.bytes_read);
-                progress.set_message(format!(
-                    "{} rows, {} rejected",
-                    stats.rows_read, stats.rows_rejected
-                ));
-                match next {
-                    Ok(Some(batch)) => {
-                        if sender.blocking_send(Ok(batch)).is_err() {
-                            break; // the writer stopped; its error is the one to report
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        let _ = sender.blocking_send(Err(e));
-                        break;
-                    }
-                }
-            }
-            let stats = reader.stats();
-            Ok((stats, reader.finish()?))
-        });
-        let batches = futures::stream::unfold(receiver, |mut rx| async move {
-            rx.recv().await.map(|b| (b, rx))
-        });
+        let reader = self.reader(file, targets);
+        let (batches, parse) = parse_in_background(reader, checker, bar.clone());
         let copied = write::copy_batches(tx, table, &columns, self.mode, batches).await;
         let parsed = parse.await;
         bar.finish_and_clear();
@@ -270,6 +240,47 @@ impl CsvImport {
         summary.set_elapsed(started);
         Ok(summary)
     }
+}
+
+type ParseOutcome = Result<(ReadStats, Option<PathBuf>)>;
+
+/// Parse on the blocking pool: batches come out of the returned stream (bounded, two in
+/// flight); the future gives the counts and the published reject log once parsing ends.
+fn parse_in_background(
+    mut reader: TypedCsvReader<std::fs::File>,
+    mut checker: KeyChecker,
+    progress: indicatif::ProgressBar,
+) -> (
+    impl futures::Stream<Item = Result<RecordBatch>>,
+    impl Future<Output = ParseOutcome>,
+) {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
+    let parse = spawn_blocking("parsing CSV", move || {
+        loop {
+            let next = reader.next_batch(&mut checker);
+            let stats = reader.stats();
+            progress.set_position(stats.bytes_read);
+            progress.set_message(format!(
+                "{} rows, {} rejected",
+                stats.rows_read, stats.rows_rejected
+            ));
+            match next {
+                Ok(Some(batch)) => {
+                    if sender.blocking_send(Ok(batch)).is_err() {
+                        break; // the writer stopped; its error is the one to report
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = sender.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+        let stats = reader.stats();
+        Ok((stats, reader.finish()?))
+    });
+    (receiver_stream(receiver), parse)
 }
 
 impl ImportSummary {
@@ -310,6 +321,7 @@ fn load_columns(catalog: &Catalog, table: &Table) -> (LoadColumns, Vec<TargetCol
         kinds.push(kind.clone());
         targets.push(TargetColumn {
             name: column.name.clone(),
+            field: Arc::new(arrow_field(column, &kind)),
             kind,
             not_null: column.not_null,
         });

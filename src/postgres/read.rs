@@ -25,7 +25,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use tokio_postgres::Client;
 
 use crate::arrow_bridge::batch_from_arrow56;
-use crate::blocking::spawn_blocking;
+use crate::blocking::{receiver_stream, spawn_blocking};
 use crate::error::{Error, Result};
 use crate::postgres::DbUrl;
 use crate::postgres::catalog::{Catalog, Column, Table};
@@ -242,9 +242,7 @@ pub async fn read_table(
     });
     // A failure of the reader task itself (a panic outside connectorx) ends the stream too.
     let tail = futures::stream::once(async move { reader.await.err() });
-    let batches = futures::stream::unfold(receiver, |mut rx| async move {
-        rx.recv().await.map(|b| (b, rx))
-    });
+    let batches = receiver_stream(receiver);
     use futures::StreamExt;
     let stream = batches.chain(tail.filter_map(|e| async move { e.map(Err) }));
     let stream =

@@ -10,7 +10,9 @@ pub mod values;
 use std::io::Read;
 use std::path::PathBuf;
 
-use arrow::datatypes::SchemaRef;
+use std::sync::Arc;
+
+use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
@@ -46,6 +48,8 @@ impl Default for CsvOptions {
 #[derive(Debug, Clone)]
 pub struct TargetColumn {
     pub name: String,
+    /// The Arrow field the column's values become.
+    pub field: arrow::datatypes::FieldRef,
     pub kind: PgKind,
     pub not_null: bool,
 }
@@ -87,18 +91,18 @@ pub struct TypedCsvReader<R> {
 }
 
 impl<R: Read> TypedCsvReader<R> {
-    /// `schema` has one field per column, of the column kind's Arrow type.
-    #[allow(clippy::too_many_arguments)]
+    /// The batches have one field per column, as the columns give them.
     pub fn new(
         input: R,
         path: PathBuf,
         options: CsvOptions,
         columns: Vec<TargetColumn>,
-        schema: SchemaRef,
         rejects: RejectLog,
         max_rejects: Option<u64>,
         batch_size: usize,
     ) -> Self {
+        let fields: Vec<_> = columns.iter().map(|c| c.field.clone()).collect();
+        let schema: SchemaRef = Arc::new(Schema::new(fields));
         let builders = schema
             .fields()
             .iter()

@@ -1,0 +1,266 @@
+//! Introspection: what a set of Postgres schemas contains (tables with their columns, keys and
+//! constraints, sequences, types, indexes, views, functions, triggers, comments), read from the
+//! system catalogs in one repeatable-read snapshot.
+//!
+//! Queries run with `search_path = pg_catalog`, as pg_dump does, so every name the server
+//! renders (`format_type`, `pg_get_expr`, `pg_get_viewdef`, ...) comes back schema-qualified
+//! and the DDL built from it means the same thing in any database.
+
+mod queries;
+
+use tokio_postgres::Client;
+
+use crate::error::{Error, Result};
+use crate::postgres::connect::{DbUrl, quote_ident};
+
+/// Everything lakeshift knows about some schemas of one database.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub schemas: Vec<String>,
+    pub enums: Vec<EnumType>,
+    pub domains: Vec<Domain>,
+    pub sequences: Vec<Sequence>,
+    pub tables: Vec<Table>,
+    pub indexes: Vec<Index>,
+    /// Views and materialized views, each after the views it reads.
+    pub views: Vec<View>,
+    pub functions: Vec<Function>,
+    pub triggers: Vec<Trigger>,
+    pub comments: Vec<Comment>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnumType {
+    pub schema: String,
+    pub name: String,
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Domain {
+    pub schema: String,
+    pub name: String,
+    /// The base type as `format_type` renders it, modifiers included.
+    pub base_type: String,
+    pub not_null: bool,
+    pub default: Option<String>,
+    pub collation: Option<String>,
+    /// `(name, definition)` of each CHECK constraint.
+    pub checks: Vec<(String, String)>,
+}
+
+/// Options of a sequence (also those of an identity column's implicit sequence).
+#[derive(Debug, Clone)]
+pub struct Sequence {
+    pub schema: String,
+    pub name: String,
+    pub data_type: String,
+    pub start: i64,
+    pub increment: i64,
+    pub min: i64,
+    pub max: i64,
+    pub cache: i64,
+    pub cycle: bool,
+    /// `(table, column)` for a sequence owned by a column (serial).
+    pub owned_by: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub oid: u32,
+    pub schema: String,
+    pub name: String,
+    pub unlogged: bool,
+    pub columns: Vec<Column>,
+    pub constraints: Vec<Constraint>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    /// `format_type(atttypid, atttypmod)`: `character varying(255)`, `numeric(12,2)`, `public.mood[]`.
+    pub type_sql: String,
+    pub type_oid: u32,
+    /// The type's name without schema or modifiers (`varchar`, `numeric`, `_int4`, `mood`).
+    pub type_name: String,
+    /// `pg_type.typtype`: b(ase), e(num), d(omain), c(omposite), r(ange), m(ultirange).
+    pub type_kind: char,
+    /// For arrays, the element type's name; for domains, the base type's name.
+    pub element_type: Option<String>,
+    pub type_modifier: i32,
+    pub not_null: bool,
+    pub default: Option<String>,
+    /// `a` = GENERATED ALWAYS AS IDENTITY, `d` = BY DEFAULT.
+    pub identity: Option<char>,
+    pub identity_sequence: Option<Sequence>,
+    /// The expression of a `GENERATED ALWAYS AS (...) STORED` column.
+    pub generated: Option<String>,
+    pub collation: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintKind {
+    PrimaryKey,
+    Unique,
+    Check,
+    Exclusion,
+    ForeignKey,
+}
+
+#[derive(Debug, Clone)]
+pub struct Constraint {
+    pub name: String,
+    pub kind: ConstraintKind,
+    /// `pg_get_constraintdef`: `PRIMARY KEY (id)`, `FOREIGN KEY (a) REFERENCES public.t(id)`.
+    pub definition: String,
+    pub columns: Vec<String>,
+    /// For a foreign key: the referenced `(schema, table)` and columns.
+    pub references: Option<(String, String, Vec<String>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Index {
+    pub schema: String,
+    pub name: String,
+    pub definition: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct View {
+    pub schema: String,
+    pub name: String,
+    pub materialized: bool,
+    pub definition: String,
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub schema: String,
+    pub name: String,
+    pub identity_args: String,
+    pub is_procedure: bool,
+    pub definition: String,
+    /// Reads a table or a table's row type, so it must be created after the tables.
+    pub needs_tables: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    pub schema: String,
+    pub table: String,
+    pub name: String,
+    pub definition: String,
+    pub is_constraint: bool,
+}
+
+/// `COMMENT ON <object_kind> <identity> IS <text>`.
+#[derive(Debug, Clone)]
+pub struct Comment {
+    pub object_kind: String,
+    pub identity: String,
+    pub text: String,
+}
+
+impl Table {
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Columns of the primary key, in key order (empty without one).
+    pub fn primary_key(&self) -> &[String] {
+        self.constraints
+            .iter()
+            .find(|c| c.kind == ConstraintKind::PrimaryKey)
+            .map_or(&[], |c| &c.columns)
+    }
+
+    pub fn foreign_keys(&self) -> impl Iterator<Item = &Constraint> {
+        self.constraints
+            .iter()
+            .filter(|c| c.kind == ConstraintKind::ForeignKey)
+    }
+}
+
+impl Catalog {
+    /// Read the given schemas of the database at `url`.
+    pub async fn load(url: &DbUrl, schemas: &[String]) -> Result<Self> {
+        let client = url.connect().await?;
+        Self::load_with(&client, url, schemas).await
+    }
+
+    /// Read the given schemas over an open connection, in one snapshot.
+    pub async fn load_with(client: &Client, url: &DbUrl, schemas: &[String]) -> Result<Self> {
+        let q = queries::Queries { client, schemas };
+        client
+            .batch_execute(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path = pg_catalog",
+            )
+            .await
+            .map_err(|e| Error::pg("reading the catalog", &e))?;
+        let loaded = q.load(url).await;
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| Error::pg("reading the catalog", &e))?;
+        loaded
+    }
+
+    /// The table `name` (`table` or `schema.table`).
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        let (schema, table) = split_name(name);
+        self.tables
+            .iter()
+            .find(|t| t.name == table && schema.is_none_or(|s| s == t.schema))
+    }
+
+    /// Whether another table's foreign key references `table`.
+    pub fn is_referenced(&self, table: &Table) -> bool {
+        self.tables.iter().any(|t| {
+            t.oid != table.oid
+                && t.foreign_keys().any(|fk| {
+                    fk.references
+                        .as_ref()
+                        .is_some_and(|(s, n, _)| (s, n) == (&table.schema, &table.name))
+                })
+        })
+    }
+
+    /// Tables ordered so that every table comes after the tables its foreign keys reference
+    /// (self references and cycles are broken by name order).
+    pub fn tables_in_fk_order(&self) -> Vec<&Table> {
+        let mut done: Vec<&Table> = Vec::with_capacity(self.tables.len());
+        let mut pending: Vec<&Table> = self.tables.iter().collect();
+        while !pending.is_empty() {
+            let before = pending.len();
+            pending.retain(|t| {
+                let ready = t.foreign_keys().all(|fk| {
+                    let (s, n, _) = fk.references.as_ref().expect("foreign keys reference");
+                    (s == &t.schema && n == &t.name)
+                        || done.iter().any(|d| &d.schema == s && &d.name == n)
+                        || !self.tables.iter().any(|x| &x.schema == s && &x.name == n)
+                });
+                if ready {
+                    done.push(t);
+                }
+                !ready
+            });
+            if pending.len() == before {
+                done.push(pending.remove(0));
+            }
+        }
+        done
+    }
+}
+
+/// `schema.table` -> `(Some(schema), table)`, `table` -> `(None, table)`.
+pub fn split_name(name: &str) -> (Option<&str>, &str) {
+    match name.split_once('.') {
+        Some((s, t)) => (Some(s), t),
+        None => (None, name),
+    }
+}
