@@ -133,6 +133,13 @@ pub async fn run(cmd: ImportCommand, progress: bool) -> Result<()> {
     };
     for summary in &summaries {
         eprintln!("{summary}");
+        if summary.rows_read > 0 && summary.rows_loaded == 0 {
+            tracing::warn!(
+                "no row of {} was loaded: is {} the right table? (see the reject log)",
+                summary.file.display(),
+                summary.table
+            );
+        }
     }
     if let Some(path) = report {
         write_json(&path, &summaries)?;

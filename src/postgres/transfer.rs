@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::postgres::DbUrl;
+use crate::postgres::bulk::DeferredConstraints;
 use crate::postgres::catalog::{Catalog, Table};
 use crate::postgres::read::{ReadOptions, Snapshot, read_columns, read_table};
 use crate::postgres::write::{self, LoadColumns, LoadMode};
@@ -105,7 +106,12 @@ impl TableCopy {
                 context: format!("reading {}", source_table.name),
                 reason: e.to_string(),
             });
+            let deferred = match self.mode {
+                LoadMode::Upsert => DeferredConstraints::default(),
+                _ => DeferredConstraints::drop_if_empty(&tx, &target_catalog, target_table).await?,
+            };
             let rows = write::copy_batches(&tx, target_table, &load, self.mode, batches).await?;
+            deferred.restore(&tx).await?;
             write::advance_sequences(&tx, target_table).await?;
             let seconds = started.elapsed().as_secs_f64();
             tracing::info!(table = %target_table.name, rows, seconds, "copied");
