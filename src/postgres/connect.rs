@@ -66,6 +66,18 @@ impl DbUrl {
         redact(&self.raw)
     }
 
+    /// `text` with this URL's password replaced by `***` (for messages of other libraries).
+    pub fn scrub(&self, text: &str) -> String {
+        match self
+            .config
+            .get_password()
+            .and_then(|p| std::str::from_utf8(p).ok())
+        {
+            Some(password) if !password.is_empty() => text.replace(password, "***"),
+            _ => text.to_string(),
+        }
+    }
+
     /// The database name (the user name when the URL names none, as libpq does).
     pub fn database(&self) -> &str {
         self.config
@@ -75,10 +87,13 @@ impl DbUrl {
     }
 
     /// The same server with another database.
-    pub fn with_database(&self, database: &str) -> Self {
-        let mut url = url::Url::parse(&self.raw).expect("checked in parse");
+    pub fn with_database(&self, database: &str) -> Result<Self> {
+        let mut url = url::Url::parse(&self.raw).map_err(|e| Error::BadUrl {
+            url: self.redacted(),
+            reason: e.to_string(),
+        })?;
         url.set_path(&format!("/{database}"));
-        Self::parse(url.as_str()).expect("only the path changed")
+        Self::parse(url.as_str())
     }
 
     /// Open a control connection; its driver task runs on the current runtime.
@@ -159,6 +174,10 @@ mod tests {
         );
         let url = DbUrl::parse("postgres://u:secret@h/db").unwrap();
         assert!(!format!("{url} {url:?}").contains("secret"));
+        assert_eq!(
+            url.scrub("failed for postgres://u:secret@h/db"),
+            "failed for postgres://u:***@h/db"
+        );
     }
 
     #[test]
@@ -174,7 +193,7 @@ mod tests {
     #[test]
     fn database_can_be_swapped() {
         let url = DbUrl::parse("postgres://u:p@h:5433/one?sslmode=disable").unwrap();
-        let other = url.with_database("two");
+        let other = url.with_database("two").unwrap();
         assert_eq!(other.database(), "two");
         assert_eq!(
             other.redacted(),

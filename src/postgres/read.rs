@@ -211,10 +211,10 @@ pub async fn read_table(
     ];
     let source = SourceConn::try_from(url.expose()).map_err(|e| Error::Connect {
         url: url.redacted(),
-        reason: e.to_string(),
+        reason: url.scrub(&e.to_string()),
     })?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
-    let (label, target) = (table.name.clone(), schema.clone());
+    let (label, target, url) = (table.name.clone(), schema.clone(), url.clone());
     let groups: Vec<Vec<String>> = queries
         .chunks(options.partitions.max(1))
         .map(<[String]>::to_vec)
@@ -231,6 +231,14 @@ pub async fn read_table(
                 &sender,
             );
             if let Err(e) = result {
+                // connectorx's messages may quote the connection string.
+                let e = match e {
+                    Error::Postgres { context, reason } => Error::Postgres {
+                        context,
+                        reason: url.scrub(&reason),
+                    },
+                    other => other,
+                };
                 let _ = sender.blocking_send(Err(e));
                 break;
             }

@@ -42,7 +42,7 @@ async fn bad_input_is_one_clear_line_and_a_failure() {
         ),
         "cannot connect to postgres://u:***@127.0.0.1:1/x",
     );
-    let missing_db = db.url.with_database("lakeshift_no_such_db");
+    let missing_db = db.url.with_database("lakeshift_no_such_db").unwrap();
     assert_fails_with(
         &lakeshift(
             &db.url,

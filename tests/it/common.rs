@@ -41,7 +41,9 @@ impl TestDb {
                 .expect("create the test database");
         }
         TestDb {
-            url: admin.with_database(&name),
+            url: admin
+                .with_database(&name)
+                .expect("a URL with another database"),
             name,
         }
     }
