@@ -88,6 +88,27 @@ impl Error {
     }
 }
 
+/// Errors that travelled through a DataFusion stream come back as themselves.
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(err: datafusion::error::DataFusionError) -> Self {
+        match err {
+            datafusion::error::DataFusionError::External(inner) => {
+                match inner.downcast::<Error>() {
+                    Ok(ours) => *ours,
+                    Err(other) => Error::Internal {
+                        task: "streaming batches".into(),
+                        reason: other.to_string(),
+                    },
+                }
+            }
+            other => Error::Internal {
+                task: "streaming batches".into(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
 /// One line for a Postgres error: the server's message with its detail and hint, or the
 /// client-side cause (connection refused, closed, ...).
 pub fn pg_reason(err: &tokio_postgres::Error) -> String {

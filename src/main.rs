@@ -20,7 +20,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(args)) {
+    // Panics inside libraries (connectorx reports errors that way) are caught where they
+    // happen and returned as errors; the hook only logs them, so stderr keeps one line.
+    std::panic::set_hook(Box::new(|info| tracing::debug!("panic: {info}")));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(cli::run(args))
+    }));
+    let outcome = outcome.unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panicked".into());
+        Err(lakeshift::Error::Internal {
+            task: "lakeshift".into(),
+            reason,
+        })
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {

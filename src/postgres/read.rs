@@ -124,9 +124,9 @@ pub fn read_columns<'t>(catalog: &Catalog, table: &'t Table) -> Vec<(&'t Column,
         .iter()
         .filter(|c| c.generated.is_none())
         .map(|c| {
-            // Arrays travel as their Postgres text form for now.
+            // connectorx reads arrays of these elements; other arrays travel as text.
             let kind = match PgKind::of(c, &enums) {
-                PgKind::Array(_) => PgKind::CastText,
+                PgKind::Array(_) if !read_natively(c) => PgKind::CastText,
                 kind => kind,
             };
             (c, kind)
@@ -144,12 +144,20 @@ pub fn read_schema(columns: &[(&Column, PgKind)]) -> SchemaRef {
     ))
 }
 
-/// Base types connectorx reads exactly; everything else is selected as text.
+/// Base types connectorx reads exactly; everything else is selected as text. Arrays must
+/// be one-dimensional: connectorx refuses others, and the read fails with its message.
 fn read_natively(column: &Column) -> bool {
     column.type_kind == 'b'
         && matches!(
             column.type_name.as_str(),
-            "bool"
+            "_bool"
+                | "_int2"
+                | "_int4"
+                | "_int8"
+                | "_float4"
+                | "_float8"
+                | "_text"
+                | "bool"
                 | "int2"
                 | "int4"
                 | "int8"

@@ -102,10 +102,7 @@ impl TableCopy {
                 self.read,
             )
             .await?;
-            let batches = stream.map_err(|e| Error::Postgres {
-                context: format!("reading {}", source_table.name),
-                reason: e.to_string(),
-            });
+            let batches = stream.map_err(Error::from);
             let deferred = match self.mode {
                 LoadMode::Upsert => DeferredConstraints::default(),
                 _ => DeferredConstraints::drop_if_empty(&tx, &target_catalog, target_table).await?,
