@@ -45,6 +45,13 @@ async fn rich_source() -> TestDb {
 #[tokio::test(flavor = "multi_thread")]
 async fn rich_schema_is_recreated_exactly_and_copy_is_idempotent() {
     let (source, target) = (rich_source().await, TestDb::new().await);
+    // The target already has some of the objects: they are kept, the rest is added.
+    target
+        .execute(
+            "CREATE SCHEMA shop; CREATE TYPE shop.mood AS ENUM ('sad', 'ok', 'happy');
+             CREATE SEQUENCE shop.invoice_no AS bigint START WITH 1000 INCREMENT BY 5 MINVALUE 10 MAXVALUE 999999 CACHE 3 CYCLE;",
+        )
+        .await;
     let schemas = vec!["shop".to_string()];
     let summary = ddl::copy(&source.url, &target.url, &schemas, false)
         .await
