@@ -6,16 +6,33 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A byte-based bar (`rows` and rows/s in its message), hidden when stderr is no terminal.
 pub fn bytes_bar(total_bytes: u64, label: &str, enabled: bool) -> ProgressBar {
+    bar(
+        total_bytes,
+        label,
+        enabled,
+        "{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {msg} ({eta})",
+    )
+}
+
+/// A row-based bar for a table whose size is only estimated (the bar may end early).
+pub fn rows_bar(estimated_rows: u64, label: &str, enabled: bool) -> ProgressBar {
+    bar(
+        estimated_rows,
+        label,
+        enabled,
+        "{prefix:.bold} [{bar:30}] {human_pos}/~{human_len} rows ({per_sec}, {eta})",
+    )
+}
+
+fn bar(total: u64, label: &str, enabled: bool, template: &str) -> ProgressBar {
     if !enabled || !std::io::stderr().is_terminal() {
-        return ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::hidden());
+        return ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
     }
-    let bar = ProgressBar::new(total_bytes);
+    let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {msg} ({eta})",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template(template)
+            .expect("valid template")
+            .progress_chars("=> "),
     );
     bar.set_prefix(label.to_string());
     bar

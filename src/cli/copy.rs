@@ -33,7 +33,7 @@ pub struct CopyArgs {
     partitions: usize,
 }
 
-pub async fn run(args: CopyArgs) -> Result<()> {
+pub async fn run(args: CopyArgs, progress: bool) -> Result<()> {
     let read = ReadOptions {
         partitions: args.partitions.max(1),
         ..ReadOptions::default()
@@ -43,6 +43,7 @@ pub async fn run(args: CopyArgs) -> Result<()> {
         .with_tables(args.tables)
         .with_mode(args.mode)
         .with_read_options(read)
+        .with_progress(progress)
         .run()
         .await?;
     for s in &summaries {

@@ -67,7 +67,7 @@ enum Command {
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Schema(cmd) => schema::run(cmd).await,
-        Command::Copy(args) => copy::run(args).await,
+        Command::Copy(args) => copy::run(args, !cli.quiet).await,
         Command::Import(cmd) => import::run(cmd, !cli.quiet).await,
         Command::Run(args) => pipeline::run(args, !cli.quiet).await,
         Command::Validate(args) => pipeline::validate(args),

@@ -103,6 +103,18 @@ impl Snapshot {
         Ok(row.get::<_, i64>(0).max(0) as u64)
     }
 
+    /// The planner's estimate of the rows in `table` (for progress bars; 0 when unknown).
+    pub async fn estimated_rows(&self, table: &Table) -> Result<u64> {
+        let sql =
+            "SELECT greatest(reltuples, 0)::int8 FROM pg_class WHERE oid = $1::text::regclass";
+        let row = self
+            .client
+            .query_one(sql, &[&table.qualified()])
+            .await
+            .map_err(|e| Error::pg(format!("estimating the size of {}", table.name), &e))?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
     /// End the snapshot's transaction.
     pub async fn release(self) -> Result<()> {
         self.client

@@ -31,6 +31,7 @@ pub struct TableCopy {
     tables: Vec<String>,
     mode: LoadMode,
     read: ReadOptions,
+    progress: bool,
 }
 
 impl TableCopy {
@@ -42,6 +43,7 @@ impl TableCopy {
             tables: Vec::new(),
             mode: LoadMode::Append,
             read: ReadOptions::default(),
+            progress: false,
         }
     }
 
@@ -63,6 +65,12 @@ impl TableCopy {
 
     pub fn with_read_options(mut self, read: ReadOptions) -> Self {
         self.read = read;
+        self
+    }
+
+    /// Draw a progress bar per table when stderr is a terminal.
+    pub fn with_progress(mut self, on: bool) -> Self {
+        self.progress = on;
         self
     }
 
@@ -102,12 +110,18 @@ impl TableCopy {
                 self.read,
             )
             .await?;
-            let batches = stream.map_err(Error::from);
+            let estimate = snapshot.estimated_rows(source_table).await?;
+            let bar = crate::progress::rows_bar(estimate, &source_table.name, self.progress);
+            let counter = bar.clone();
+            let batches = stream
+                .map_err(Error::from)
+                .inspect_ok(move |b| counter.inc(b.num_rows() as u64));
             let deferred = match self.mode {
                 LoadMode::Upsert => DeferredConstraints::default(),
                 _ => DeferredConstraints::drop_if_empty(&tx, &target_catalog, target_table).await?,
             };
             let rows = write::copy_batches(&tx, target_table, &load, self.mode, batches).await?;
+            bar.finish_and_clear();
             deferred.restore(&tx).await?;
             write::advance_sequences(&tx, target_table).await?;
             let seconds = started.elapsed().as_secs_f64();
