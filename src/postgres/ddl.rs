@@ -1,9 +1,10 @@
 //! DDL from the catalog: an idempotent SQL script that recreates a schema's metadata.
 //!
-//! Order: schemas, enum and domain types, functions that need no table, sequences, tables,
-//! sequence ownership, keys/unique/check/exclusion constraints, foreign keys (after every
-//! table), functions that read tables, views (each after the views it reads), indexes (after
-//! materialized views, which can carry them), triggers, comments. Every statement is written
+//! Order: schemas, the extensions their objects use, enum and domain types, functions that
+//! need no table, sequences, tables, sequence ownership, keys/unique/check/exclusion
+//! constraints, foreign keys (after every table), functions that read tables, views (each
+//! after the views it reads), indexes (after materialized views, which can carry them),
+//! triggers, comments. Every statement is written
 //! so that running the script again changes nothing: `IF NOT EXISTS`, `OR REPLACE`, or a
 //! `DO` block that checks the catalog first.
 
@@ -22,6 +23,19 @@ pub fn statements(catalog: &Catalog) -> Vec<String> {
         out.push(format!(
             "CREATE SCHEMA IF NOT EXISTS {}",
             quote_ident(schema)
+        ));
+    }
+    for extension in &catalog.extensions {
+        if !catalog.schemas.contains(&extension.schema) {
+            out.push(format!(
+                "CREATE SCHEMA IF NOT EXISTS {}",
+                quote_ident(&extension.schema)
+            ));
+        }
+        out.push(format!(
+            "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}",
+            quote_ident(&extension.name),
+            quote_ident(&extension.schema)
         ));
     }
     out.extend(catalog.enums.iter().map(create_enum));

@@ -93,6 +93,12 @@ async fn rich_schema_is_recreated_exactly_and_copy_is_idempotent() {
         "200.00"
     );
     assert_eq!(target.value("SELECT shop.customer_count()").await, "1");
+    assert_eq!(
+        target
+            .value("SELECT extname FROM pg_extension WHERE extname = 'citext'")
+            .await,
+        "citext"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

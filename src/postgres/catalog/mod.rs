@@ -17,6 +17,8 @@ use crate::postgres::connect::{DbUrl, quote_ident};
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     pub schemas: Vec<String>,
+    /// Extensions the schemas' objects use (or that live in them), but plpgsql.
+    pub extensions: Vec<Extension>,
     pub enums: Vec<EnumType>,
     pub domains: Vec<Domain>,
     pub sequences: Vec<Sequence>,
@@ -27,6 +29,12 @@ pub struct Catalog {
     pub functions: Vec<Function>,
     pub triggers: Vec<Trigger>,
     pub comments: Vec<Comment>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Extension {
+    pub name: String,
+    pub schema: String,
 }
 
 #[derive(Debug, Clone)]

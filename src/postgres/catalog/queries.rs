@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use tokio_postgres::{Client, Row};
 
 use super::{
-    Catalog, Column, Comment, Constraint, ConstraintKind, Domain, EnumType, Function, Index,
-    Sequence, Table, Trigger, View,
+    Catalog, Column, Comment, Constraint, ConstraintKind, Domain, EnumType, Extension, Function,
+    Index, Sequence, Table, Trigger, View,
 };
 use crate::error::{Error, Result};
 use crate::postgres::connect::DbUrl;
@@ -46,6 +46,7 @@ impl Queries<'_> {
         self.attach_constraints(&mut tables).await?;
         Ok(Catalog {
             schemas: self.schemas.to_vec(),
+            extensions: self.extensions().await?,
             enums: self.enums().await?,
             domains: self.domains().await?,
             sequences: sequences
@@ -60,6 +61,36 @@ impl Queries<'_> {
             triggers: self.triggers().await?,
             comments: self.comments().await?,
         })
+    }
+
+    async fn extensions(&self) -> Result<Vec<Extension>> {
+        // An extension is needed when it lives in one of the schemas, or when an object of
+        // theirs (a column type, a default, a view, a function) depends on one of its members.
+        let sql = "SELECT e.extname::text, n.nspname::text
+            FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+            WHERE e.extname <> 'plpgsql' AND (n.nspname = ANY($1) OR EXISTS (
+                SELECT 1 FROM pg_depend m
+                JOIN pg_depend d ON d.refclassid = m.classid AND d.refobjid = m.objid AND d.deptype = 'n'
+                WHERE m.refclassid = 'pg_extension'::regclass AND m.refobjid = e.oid AND m.deptype = 'e'
+                  AND (SELECT nspname FROM pg_namespace WHERE oid = CASE d.classid
+                        WHEN 'pg_class'::regclass THEN (SELECT relnamespace FROM pg_class WHERE oid = d.objid)
+                        WHEN 'pg_attrdef'::regclass THEN (SELECT c.relnamespace FROM pg_attrdef a
+                             JOIN pg_class c ON c.oid = a.adrelid WHERE a.oid = d.objid)
+                        WHEN 'pg_rewrite'::regclass THEN (SELECT c.relnamespace FROM pg_rewrite r
+                             JOIN pg_class c ON c.oid = r.ev_class WHERE r.oid = d.objid)
+                        WHEN 'pg_proc'::regclass THEN (SELECT pronamespace FROM pg_proc WHERE oid = d.objid)
+                        WHEN 'pg_type'::regclass THEN (SELECT typnamespace FROM pg_type WHERE oid = d.objid)
+                      END) = ANY($1)))
+            ORDER BY 1";
+        Ok(self
+            .rows("extensions", sql)
+            .await?
+            .iter()
+            .map(|r| Extension {
+                name: r.get(0),
+                schema: r.get(1),
+            })
+            .collect())
     }
 
     async fn enums(&self) -> Result<Vec<EnumType>> {
@@ -119,7 +150,8 @@ impl Queries<'_> {
                  AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
             LEFT JOIN pg_class t ON t.oid = d.refobjid LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
             LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-            WHERE n.nspname = ANY($1) ORDER BY n.nspname, c.relname";
+            WHERE n.nspname = ANY($1) AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_class'::regclass
+                  AND x.objid = c.oid AND x.deptype = 'e') ORDER BY n.nspname, c.relname";
         Ok(self
             .rows("sequences", sql)
             .await?
@@ -300,7 +332,9 @@ impl Queries<'_> {
                        AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> c.oid
                       WHERE rw.ev_class = c.oid)
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = ANY($1) AND c.relkind IN ('v', 'm') ORDER BY n.nspname, c.relname";
+            WHERE n.nspname = ANY($1) AND c.relkind IN ('v', 'm') AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_class'::regclass
+                  AND x.objid = c.oid AND x.deptype = 'e')
+            ORDER BY n.nspname, c.relname";
         let mut pending: Vec<(u32, Vec<u32>, View)> = self
             .rows("views", sql)
             .await?
