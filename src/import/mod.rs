@@ -21,8 +21,9 @@ use tokio_postgres::Transaction;
 use crate::blocking::{receiver_stream, spawn_blocking};
 use crate::error::{Error, Result};
 use crate::formats::csv::rejects::RejectLog;
-use crate::formats::csv::{CsvOptions, ReadStats, TargetColumn, TypedCsvReader};
+use crate::formats::csv::{CsvOptions, TargetColumn, TypedCsvReader};
 use crate::postgres::bulk::DeferredConstraints;
+use crate::postgres::cast_check::LINE_COLUMN;
 use crate::postgres::catalog::{Catalog, Table, split_name};
 use crate::postgres::connect::{DbUrl, quote_ident};
 use crate::postgres::types::{PgKind, arrow_field};
@@ -217,13 +218,28 @@ impl CsvImport {
             &table.name,
             self.progress,
         );
-        let reader = self.reader(file, targets);
+        let mut reader = self.reader(file, targets);
+        if columns.line_numbers {
+            reader = reader.with_line_numbers(LINE_COLUMN);
+        }
         let (batches, parse) = parse_in_background(reader, checker, bar.clone());
         let copied = write::copy_batches(tx, table, &columns, self.mode, batches).await;
-        let parsed = parse.await;
+        let mut reader = parse.await?;
         bar.finish_and_clear();
-        let loaded = copied?;
-        let (stats, rejects_file) = parsed?;
+        // The reject log is published whatever happens: it explains a failed load too.
+        let late = match &copied {
+            Ok(outcome) => outcome
+                .rejected
+                .iter()
+                .map(|r| (r.line, r.column.clone(), r.reason.clone()))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let late = reader.reject_late(&late);
+        let stats = reader.stats();
+        let rejects_file = reader.finish()?;
+        let loaded = copied?.rows;
+        late?;
         deferred.restore(tx).await?;
         write::advance_sequences(tx, table).await?;
         let mut summary = ImportSummary {
@@ -242,17 +258,16 @@ impl CsvImport {
     }
 }
 
-type ParseOutcome = Result<(ReadStats, Option<PathBuf>)>;
-
 /// Parse on the blocking pool: batches come out of the returned stream (bounded, two in
-/// flight); the future gives the counts and the published reject log once parsing ends.
+/// flight; a parse error, such as too many rejects, ends it); the future gives the reader
+/// back when parsing ends, its reject log not yet published.
 fn parse_in_background(
     mut reader: TypedCsvReader<std::fs::File>,
     mut checker: KeyChecker,
     progress: indicatif::ProgressBar,
 ) -> (
     impl futures::Stream<Item = Result<RecordBatch>>,
-    impl Future<Output = ParseOutcome>,
+    impl Future<Output = Result<TypedCsvReader<std::fs::File>>>,
 ) {
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
     let parse = spawn_blocking("parsing CSV", move || {
@@ -277,8 +292,7 @@ fn parse_in_background(
                 }
             }
         }
-        let stats = reader.stats();
-        Ok((stats, reader.finish()?))
+        Ok(reader)
     });
     (receiver_stream(receiver), parse)
 }
@@ -326,7 +340,15 @@ fn load_columns(catalog: &Catalog, table: &Table) -> (LoadColumns, Vec<TargetCol
             not_null: column.not_null,
         });
     }
-    (LoadColumns { names, kinds }, targets)
+    let line_numbers = kinds.iter().any(PgKind::needs_cast);
+    (
+        LoadColumns {
+            names,
+            kinds,
+            line_numbers,
+        },
+        targets,
+    )
 }
 
 /// Keep concurrent writers out of the table (and parent rows in place) until commit.

@@ -2,6 +2,7 @@
 //! table, and the COPY writer.
 
 pub mod bulk;
+pub mod cast_check;
 pub mod catalog;
 pub mod connect;
 pub mod ddl;

@@ -101,6 +101,7 @@ impl TableCopy {
             let load = LoadColumns {
                 names: columns.iter().map(|(c, _)| c.name.clone()).collect(),
                 kinds: columns.into_iter().map(|(_, k)| k).collect(),
+                line_numbers: false,
             };
             let stream = read_table(
                 &self.source,
@@ -120,7 +121,9 @@ impl TableCopy {
                 LoadMode::Upsert => DeferredConstraints::default(),
                 _ => DeferredConstraints::drop_if_empty(&tx, &target_catalog, target_table).await?,
             };
-            let rows = write::copy_batches(&tx, target_table, &load, self.mode, batches).await?;
+            let rows = write::copy_batches(&tx, target_table, &load, self.mode, batches)
+                .await?
+                .rows;
             bar.finish_and_clear();
             deferred.restore(&tx).await?;
             write::advance_sequences(&tx, target_table).await?;

@@ -13,6 +13,7 @@ use pgpq::pg_schema::PostgresType;
 use tokio_postgres::Transaction;
 
 use crate::error::{Error, Result};
+use crate::postgres::cast_check::{CastReject, LINE_COLUMN, remove_bad_casts};
 use crate::postgres::catalog::Table;
 use crate::postgres::connect::quote_ident;
 use crate::postgres::types::PgKind;
@@ -48,6 +49,16 @@ pub enum LoadMode {
 pub struct LoadColumns {
     pub names: Vec<String>,
     pub kinds: Vec<PgKind>,
+    /// The batches end with an Int64 column of source line numbers ([`LINE_COLUMN`]): rows
+    /// whose server-side casts fail are then returned as rejects instead of failing the load.
+    pub line_numbers: bool,
+}
+
+/// What a load wrote, and the rows the server could not cast (see [`LoadColumns::line_numbers`]).
+#[derive(Debug, Default)]
+pub struct LoadOutcome {
+    pub rows: u64,
+    pub rejected: Vec<CastReject>,
 }
 
 /// Empty `table` for a `replace` load (inside the caller's transaction). A table that other
@@ -64,14 +75,14 @@ pub async fn empty(tx: &Transaction<'_>, table: &Table, referenced: bool) -> Res
         .map_err(|e| Error::pg(format!("emptying {}", table.name), &e))
 }
 
-/// Stream `batches` into `table` and return the number of rows written.
+/// Stream `batches` into `table`.
 pub async fn copy_batches<S>(
     tx: &Transaction<'_>,
     table: &Table,
     columns: &LoadColumns,
     mode: LoadMode,
     batches: S,
-) -> Result<u64>
+) -> Result<LoadOutcome>
 where
     S: Stream<Item = Result<RecordBatch>>,
 {
@@ -90,22 +101,90 @@ where
     } else {
         table.qualified()
     };
-    let copied = copy_in(
+    let mut copy_columns = quoted.clone();
+    let mut copy_kinds = columns.kinds.clone();
+    if columns.line_numbers {
+        copy_columns.push(quote_ident(LINE_COLUMN));
+        copy_kinds.push(PgKind::Int8);
+    }
+    let rows = copy_in(
         tx,
         &copy_into,
-        &quoted,
-        &columns.kinds,
+        &copy_columns,
+        &copy_kinds,
         batches,
         &table.name,
     )
     .await?;
     if !staged {
-        return Ok(copied);
+        return Ok(LoadOutcome {
+            rows,
+            rejected: Vec::new(),
+        });
     }
-    let insert = insert_from_stage(table, columns, &quoted, &stage, mode);
-    tx.execute(&insert, &[])
+    insert_staged(
+        tx,
+        table,
+        columns,
+        &insert_from_stage(table, columns, &quoted, &stage, mode),
+        &stage,
+    )
+    .await
+}
+
+/// Move the staged rows into the table. With line numbers, a failing cast is retried after
+/// the rows at fault are taken out (and returned).
+async fn insert_staged(
+    tx: &Transaction<'_>,
+    table: &Table,
+    columns: &LoadColumns,
+    insert: &str,
+    stage: &str,
+) -> Result<LoadOutcome> {
+    let failed = |e: &tokio_postgres::Error| Error::pg(format!("loading {}", table.name), e);
+    if !columns.line_numbers {
+        let rows = tx.execute(insert, &[]).await.map_err(|e| failed(&e))?;
+        return Ok(LoadOutcome {
+            rows,
+            rejected: Vec::new(),
+        });
+    }
+    tx.batch_execute("SAVEPOINT lakeshift_insert")
         .await
-        .map_err(|e| Error::pg(format!("loading {}", table.name), &e))
+        .map_err(|e| failed(&e))?;
+    match tx.execute(insert, &[]).await {
+        Ok(rows) => {
+            tx.batch_execute("RELEASE SAVEPOINT lakeshift_insert")
+                .await
+                .map_err(|e| failed(&e))?;
+            Ok(LoadOutcome {
+                rows,
+                rejected: Vec::new(),
+            })
+        }
+        Err(first) => {
+            tx.batch_execute("ROLLBACK TO SAVEPOINT lakeshift_insert")
+                .await
+                .map_err(|e| failed(&e))?;
+            let casts: Vec<(String, String)> = columns
+                .names
+                .iter()
+                .zip(&columns.kinds)
+                .filter(|(_, kind)| kind.needs_cast())
+                .filter_map(|(name, _)| {
+                    table
+                        .column(name)
+                        .map(|c| (name.clone(), c.type_sql.clone()))
+                })
+                .collect();
+            let rejected = remove_bad_casts(tx, stage, &casts).await?;
+            if rejected.is_empty() {
+                return Err(failed(&first)); // not a cast: a constraint, say
+            }
+            let rows = tx.execute(insert, &[]).await.map_err(|e| failed(&e))?;
+            Ok(LoadOutcome { rows, rejected })
+        }
+    }
 }
 
 async fn create_stage(
@@ -130,6 +209,10 @@ async fn create_stage(
             format!("{} {ty}", quote_ident(name))
         })
         .collect();
+    let mut defs = defs;
+    if columns.line_numbers {
+        defs.push(format!("{} int8", quote_ident(LINE_COLUMN)));
+    }
     let sql = format!(
         "DROP TABLE IF EXISTS pg_temp.{stage}; CREATE TEMP TABLE {stage} ({}) ON COMMIT DROP",
         defs.join(", ")

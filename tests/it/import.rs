@@ -461,3 +461,70 @@ async fn bulk_loads_into_empty_tables_keep_every_constraint() {
         "the key is enforced again: {err:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn values_the_server_casts_are_rejects_too_when_they_do_not_cast() {
+    let db = TestDb::new().await;
+    db.execute(
+        "CREATE TABLE t (id int PRIMARY KEY, span interval, host inet, tags int4[], n numeric)",
+    )
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "t.csv",
+        "1,1 day,10.0.0.1,\"{1,2}\",1.5\n\
+         2,forever,10.0.0.2,{},2\n\
+         3,2 hours,not-an-ip,{},3\n\
+         4,,,\"{1,x}\",\n\
+         5,3 mins,::1,{NULL},NaN\n\
+         6,1 year,,,abc\n",
+    );
+    let summary = CsvImport::new(db.url.clone(), "t", &file)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            summary.rows_read,
+            summary.rows_loaded,
+            summary.rows_rejected
+        ),
+        (6, 2, 4)
+    );
+    let log = rejects(summary.rejects_file.as_ref().unwrap());
+    let got: Vec<(&str, &str)> = log.iter().map(|r| (r[1].as_str(), r[2].as_str())).collect();
+    assert_eq!(
+        got,
+        [("2", "span"), ("3", "host"), ("4", "tags"), ("6", "n")]
+    );
+    assert!(
+        log[0][3].contains("invalid input syntax for type interval"),
+        "{:?}",
+        log[0]
+    );
+    assert_eq!(
+        log[1][4], "3,2 hours,not-an-ip,{},3",
+        "the raw line is read back"
+    );
+    assert_eq!(
+        db.value("SELECT string_agg(id::text, ',' ORDER BY id) FROM t")
+            .await,
+        "1,5"
+    );
+    assert_eq!(db.value("SELECT span FROM t WHERE id = 1").await, "1 day");
+
+    // Those rejects count against --max-rejects like any other.
+    db.execute("TRUNCATE t").await;
+    let err = CsvImport::new(db.url.clone(), "t", &file)
+        .with_max_rejects(Some(3))
+        .run()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("more than --max-rejects 3; nothing was committed"),
+        "{err}"
+    );
+    assert_eq!(db.count("t").await, 0);
+}

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 
 use std::sync::Arc;
 
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::array::{ArrayRef, Int64Builder};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
@@ -88,6 +89,8 @@ pub struct TypedCsvReader<R> {
     bytes: Vec<u8>,
     spans: Vec<FieldSpan>,
     values: Vec<Value>,
+    /// Source line of each accepted row, when asked for ([`TypedCsvReader::with_line_numbers`]).
+    lines: Option<Int64Builder>,
 }
 
 impl<R: Read> TypedCsvReader<R> {
@@ -124,7 +127,17 @@ impl<R: Read> TypedCsvReader<R> {
             bytes: Vec::new(),
             spans: Vec::new(),
             values: Vec::new(),
+            lines: None,
         }
+    }
+
+    /// End every batch with a non-null Int64 column `name` holding each row's line number.
+    pub fn with_line_numbers(mut self, name: &str) -> Self {
+        let mut fields: Vec<FieldRef> = self.schema.fields().iter().cloned().collect();
+        fields.push(Arc::new(Field::new(name, DataType::Int64, false)));
+        self.schema = Arc::new(Schema::new(fields));
+        self.lines = Some(Int64Builder::with_capacity(self.batch_size));
+        self
     }
 
     pub fn stats(&self) -> ReadStats {
@@ -171,6 +184,9 @@ impl<R: Read> TypedCsvReader<R> {
                     for (builder, value) in self.builders.iter_mut().zip(&self.values) {
                         builder.append(value, &self.scratch, &self.bytes);
                     }
+                    if let Some(lines) = &mut self.lines {
+                        lines.append_value(line as i64);
+                    }
                     rows += 1;
                 }
                 Err((column, reason)) => self.reject(line, column, reason)?,
@@ -179,11 +195,14 @@ impl<R: Read> TypedCsvReader<R> {
         if rows == 0 {
             return Ok(None);
         }
-        let arrays = self
+        let mut arrays: Vec<ArrayRef> = self
             .builders
             .iter_mut()
             .map(ColumnBuilder::finish)
             .collect();
+        if let Some(lines) = &mut self.lines {
+            arrays.push(Arc::new(lines.finish()));
+        }
         Ok(Some(RecordBatch::try_new(self.schema.clone(), arrays)?))
     }
 
@@ -226,13 +245,51 @@ impl<R: Read> TypedCsvReader<R> {
 
     fn reject(&mut self, line: u64, column: Option<usize>, reason: String) -> Result<()> {
         let raw = String::from_utf8_lossy(self.records.last_raw()).into_owned();
-        self.rejects.write(&Reject {
+        let column = column.map(|i| self.columns[i].name.clone());
+        self.log_reject(Reject {
             file: self.file.clone(),
             line,
-            column: column.map(|i| self.columns[i].name.clone()),
+            column,
             reason,
             raw,
-        })?;
+        })
+    }
+
+    /// Reject rows refused after parsing (by the server), given as `(line, column, reason)`
+    /// in line order: their raw lines are read again from the file.
+    pub fn reject_late(&mut self, late: &[(u64, String, String)]) -> Result<()> {
+        if late.is_empty() {
+            return Ok(());
+        }
+        let file = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, &e))?;
+        let mut records = RecordReader::new(file, self.options.quote);
+        let mut pending = late.iter().peekable();
+        while let Some(record) = records
+            .next_record()
+            .map_err(|e| Error::io(&self.path, &e))?
+        {
+            let Some((line, column, reason)) = pending.peek() else {
+                break;
+            };
+            if *line != record.line {
+                continue;
+            }
+            let raw = String::from_utf8_lossy(record.raw).into_owned();
+            let (line, column, reason) = (*line, Some(column.clone()), reason.clone());
+            pending.next();
+            self.log_reject(Reject {
+                file: self.file.clone(),
+                line,
+                column,
+                reason,
+                raw,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn log_reject(&mut self, reject: Reject) -> Result<()> {
+        self.rejects.write(&reject)?;
         if let Some(max) = self.max_rejects
             && self.rejects.count() > max
         {
