@@ -246,13 +246,7 @@ impl<R: Read> TypedCsvReader<R> {
     fn reject(&mut self, line: u64, column: Option<usize>, reason: String) -> Result<()> {
         let raw = String::from_utf8_lossy(self.records.last_raw()).into_owned();
         let column = column.map(|i| self.columns[i].name.clone());
-        self.log_reject(Reject {
-            file: self.file.clone(),
-            line,
-            column,
-            reason,
-            raw,
-        })
+        self.log_reject(line, column, reason, raw)
     }
 
     /// Reject rows refused after parsing (by the server), given as `(line, column, reason)`
@@ -277,19 +271,25 @@ impl<R: Read> TypedCsvReader<R> {
             let raw = String::from_utf8_lossy(record.raw).into_owned();
             let (line, column, reason) = (*line, Some(column.clone()), reason.clone());
             pending.next();
-            self.log_reject(Reject {
-                file: self.file.clone(),
-                line,
-                column,
-                reason,
-                raw,
-            })?;
+            self.log_reject(line, column, reason, raw)?;
         }
         Ok(())
     }
 
-    fn log_reject(&mut self, reject: Reject) -> Result<()> {
-        self.rejects.write(&reject)?;
+    fn log_reject(
+        &mut self,
+        line: u64,
+        column: Option<String>,
+        reason: String,
+        raw: String,
+    ) -> Result<()> {
+        self.rejects.write(&Reject {
+            file: self.file.clone(),
+            line,
+            column,
+            reason,
+            raw,
+        })?;
         if let Some(max) = self.max_rejects
             && self.rejects.count() > max
         {
