@@ -19,17 +19,22 @@ where
             Ok(result) => result,
             Err(e) => {
                 let reason = match e.try_into_panic() {
-                    Ok(panic) => panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "panicked".into()),
+                    Ok(panic) => panic_message(panic.as_ref()),
                     Err(e) => e.to_string(),
                 };
                 Err(Error::Internal { task, reason })
             }
         }
     }
+}
+
+/// The text a panic was raised with (`panic!("...")` carries a `String` or a `&str`).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panicked without a message".into())
 }
 
 /// The receiving end of a channel fed from a blocking task, as a stream.

@@ -27,11 +27,7 @@ fn main() -> ExitCode {
         runtime.block_on(cli::run(args))
     }));
     let outcome = outcome.unwrap_or_else(|panic| {
-        let reason = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "panicked".into());
+        let reason = lakeshift::blocking::panic_message(panic.as_ref());
         Err(lakeshift::Error::Internal {
             task: "lakeshift".into(),
             reason,

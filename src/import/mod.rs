@@ -226,8 +226,9 @@ impl CsvImport {
         let copied = write::copy_batches(tx, table, &columns, self.mode, batches).await;
         let mut reader = parse.await?;
         bar.finish_and_clear();
-        // The reject log is published whatever happens: it explains a failed load too.
-        let late = match &copied {
+        // The reject log is published whatever happens: it explains a failed load too. Late
+        // rejects re-read the file, so this runs on the blocking pool.
+        let late: Vec<_> = match &copied {
             Ok(outcome) => outcome
                 .rejected
                 .iter()
@@ -235,9 +236,12 @@ impl CsvImport {
                 .collect(),
             Err(_) => Vec::new(),
         };
-        let late = reader.reject_late(&late);
-        let stats = reader.stats();
-        let rejects_file = reader.finish()?;
+        let (stats, rejects_file, late) = spawn_blocking("writing the reject log", move || {
+            let late = reader.reject_late(&late);
+            let stats = reader.stats();
+            Ok((stats, reader.finish()?, late))
+        })
+        .await?;
         let loaded = copied?.rows;
         late?;
         deferred.restore(tx).await?;

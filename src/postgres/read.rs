@@ -25,7 +25,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use tokio_postgres::Client;
 
 use crate::arrow_bridge::batch_from_arrow56;
-use crate::blocking::{receiver_stream, spawn_blocking};
+use crate::blocking::{panic_message, receiver_stream, spawn_blocking};
 use crate::error::{Error, Result};
 use crate::postgres::DbUrl;
 use crate::postgres::catalog::{Catalog, Column, Table};
@@ -297,27 +297,19 @@ fn read_group(
     let mut batches = std::panic::catch_unwind(AssertUnwindSafe(|| {
         new_record_batch_iter(source, None, &cx_queries, batch_size, Some(pre))
     }))
-    .map_err(|p| failed(panic_message(&p)))?
+    .map_err(|p| failed(panic_message(p.as_ref())))?
     .map_err(|e| failed(e.to_string()))?;
     std::panic::catch_unwind(AssertUnwindSafe(|| batches.prepare()))
-        .map_err(|p| failed(panic_message(&p)))?;
+        .map_err(|p| failed(panic_message(p.as_ref())))?;
     loop {
         let next = std::panic::catch_unwind(AssertUnwindSafe(|| batches.next_batch()))
-            .map_err(|p| failed(panic_message(&p)))?;
+            .map_err(|p| failed(panic_message(p.as_ref())))?;
         let Some(batch) = next else { return Ok(()) };
         let batch = conform(&batch_from_arrow56(&batch)?, schema, table)?;
         if sender.blocking_send(Ok(batch)).is_err() {
             return Ok(()); // the consumer stopped
         }
     }
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "connectorx failed".into())
 }
 
 /// Cast a batch as connectorx returns it to the catalog's exact schema.

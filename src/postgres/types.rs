@@ -180,7 +180,6 @@ mod tests {
         Column {
             name: "c".into(),
             type_sql: type_name.into(),
-            type_oid: 0,
             type_name: type_name.into(),
             type_kind,
             element_type: None,

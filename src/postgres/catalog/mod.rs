@@ -8,8 +8,6 @@
 
 mod queries;
 
-use tokio_postgres::Client;
-
 use crate::error::{Error, Result};
 use crate::postgres::connect::{DbUrl, quote_ident};
 
@@ -88,7 +86,6 @@ pub struct Column {
     pub name: String,
     /// `format_type(atttypid, atttypmod)`: `character varying(255)`, `numeric(12,2)`, `public.mood[]`.
     pub type_sql: String,
-    pub type_oid: u32,
     /// The type's name without schema or modifiers (`varchar`, `numeric`, `_int4`, `mood`).
     pub type_name: String,
     /// `pg_type.typtype`: b(ase), e(num), d(omain), c(omposite), r(ange), m(ultirange).
@@ -195,15 +192,13 @@ impl Table {
 }
 
 impl Catalog {
-    /// Read the given schemas of the database at `url`.
+    /// Read the given schemas of the database at `url`, in one snapshot.
     pub async fn load(url: &DbUrl, schemas: &[String]) -> Result<Self> {
         let client = url.connect().await?;
-        Self::load_with(&client, url, schemas).await
-    }
-
-    /// Read the given schemas over an open connection, in one snapshot.
-    pub async fn load_with(client: &Client, url: &DbUrl, schemas: &[String]) -> Result<Self> {
-        let q = queries::Queries { client, schemas };
+        let q = queries::Queries {
+            client: &client,
+            schemas,
+        };
         client
             .batch_execute(
                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path = pg_catalog",

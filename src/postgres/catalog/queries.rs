@@ -211,7 +211,7 @@ impl Queries<'_> {
         tables: &mut [Table],
         sequences: &[(Sequence, bool)],
     ) -> Result<()> {
-        let sql = "SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, t.typname,
+        let sql = "SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), t.typname,
                 t.typtype::text, coalesce(et.typname, bt.typname), a.atttypmod, a.attnotnull,
                 pg_get_expr(d.adbin, d.adrelid), nullif(a.attidentity, '')::text, nullif(a.attgenerated, '')::text,
                 CASE WHEN a.attcollation <> t.typcollation
@@ -232,9 +232,9 @@ impl Queries<'_> {
             };
             let table = &mut tables[i];
             let name: String = r.get(1);
-            let identity: Option<String> = r.get(10);
-            let generated: Option<String> = r.get(11);
-            let default: Option<String> = r.get(9);
+            let identity: Option<String> = r.get(9);
+            let generated: Option<String> = r.get(10);
+            let default: Option<String> = r.get(8);
             let owner = format!("{}.{}", table.schema, table.name);
             let identity_sequence = identity.as_ref().and_then(|_| {
                 sequences
@@ -244,16 +244,15 @@ impl Queries<'_> {
                     })
                     .map(|(s, _)| s.clone())
             });
-            let kind: String = r.get(5);
+            let kind: String = r.get(4);
             table.columns.push(Column {
                 name,
                 type_sql: r.get(2),
-                type_oid: r.get(3),
-                type_name: r.get(4),
+                type_name: r.get(3),
                 type_kind: kind.chars().next().unwrap_or('b'),
-                element_type: r.get(6),
-                type_modifier: r.get(7),
-                not_null: r.get(8),
+                element_type: r.get(5),
+                type_modifier: r.get(6),
+                not_null: r.get(7),
                 default: if generated.is_some() {
                     None
                 } else {
@@ -262,7 +261,7 @@ impl Queries<'_> {
                 identity: identity.and_then(|s| s.chars().next()),
                 identity_sequence,
                 generated: generated.and(default),
-                collation: r.get(12),
+                collation: r.get(11),
             });
         }
         Ok(())
