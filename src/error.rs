@@ -26,6 +26,10 @@ pub enum Error {
     #[error("{path}: {reason}")]
     Io { path: PathBuf, reason: String },
 
+    /// A file or object store location (`url` as the user wrote it, plus the file's path).
+    #[error("{url}: {reason}")]
+    Storage { url: String, reason: String },
+
     /// The file's rejects went past `--max-rejects`: the load was rolled back.
     #[error(
         "{path}: {rejected} rows rejected, more than --max-rejects {max}; nothing was committed (see {rejects_path})"

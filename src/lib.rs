@@ -8,6 +8,7 @@
 //! <- [`pipeline`] <- `cli` (in the binary).
 
 pub mod arrow_bridge;
+pub mod backup;
 pub mod blocking;
 pub mod demo;
 pub mod error;
@@ -16,5 +17,6 @@ pub mod import;
 pub mod pipeline;
 pub mod postgres;
 pub mod progress;
+pub mod storage;
 
 pub use error::{Error, Result};

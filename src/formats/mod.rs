@@ -1,3 +1,138 @@
-//! File formats lakeshift reads and writes.
+//! File formats lakeshift reads and writes: typed CSV for imports, Avro and Parquet for
+//! backups. A data file is written through a [`BatchEncoder`] (bytes out per batch, so the
+//! caller streams them to storage) and read back as a stream of batches.
 
+pub mod avro;
 pub mod csv;
+pub mod parquet;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
+use datafusion::execution::SendableRecordBatchStream;
+
+use crate::error::Result;
+use crate::storage::Location;
+
+/// The format of a data file.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    /// Avro object container files (deflate by default: every Avro reader has it).
+    #[default]
+    Avro,
+    /// Parquet (zstd by default).
+    Parquet,
+}
+
+impl FileFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            FileFormat::Avro => "avro",
+            FileFormat::Parquet => "parquet",
+        }
+    }
+
+    /// The format a file name's extension names.
+    pub fn of_path(path: &str) -> Option<FileFormat> {
+        let extension = path.rsplit_once('.')?.1.to_ascii_lowercase();
+        match extension.as_str() {
+            "avro" => Some(FileFormat::Avro),
+            "parquet" | "pq" => Some(FileFormat::Parquet),
+            _ => None,
+        }
+    }
+
+    /// The codec used when none is asked for.
+    pub fn default_compression(self) -> Compression {
+        match self {
+            FileFormat::Avro => Compression::Deflate,
+            FileFormat::Parquet => Compression::Zstd,
+        }
+    }
+
+    /// An encoder for files of this format holding batches of `schema`.
+    pub fn encoder(
+        self,
+        schema: &SchemaRef,
+        record_name: &str,
+        compression: Compression,
+    ) -> Result<Box<dyn BatchEncoder>> {
+        match self {
+            FileFormat::Avro => avro::encoder(schema, record_name, compression),
+            FileFormat::Parquet => parquet::encoder(schema, compression),
+        }
+    }
+
+    /// Stream the batches of `relative` under `location`, as the file's own schema has them.
+    pub async fn read(
+        self,
+        location: &Location,
+        relative: &str,
+        batch_size: usize,
+    ) -> Result<SendableRecordBatchStream> {
+        match self {
+            FileFormat::Avro => avro::read(location, relative, batch_size).await,
+            FileFormat::Parquet => parquet::read(location, relative, batch_size).await,
+        }
+    }
+}
+
+/// Compression codecs of data files.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Deflate,
+    Snappy,
+    Zstd,
+}
+
+/// Turns batches into the bytes of one file, a piece at a time.
+pub trait BatchEncoder: Send {
+    /// Encode `batch`; returns the bytes that are final now (possibly none while the format
+    /// buffers, e.g. a Parquet row group).
+    fn write(&mut self, batch: &RecordBatch) -> Result<Bytes>;
+
+    /// End the file; returns its last bytes.
+    fn finish(self: Box<Self>) -> Result<Bytes>;
+}
+
+/// A `Write` sink whose content the owner takes piece by piece while a format writer holds
+/// the sink.
+#[derive(Debug, Clone, Default)]
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    fn take(&self) -> Bytes {
+        let mut buffer = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Bytes::from(std::mem::take(&mut *buffer))
+    }
+}
+
+impl Write for SharedBuffer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let mut buffer = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        buffer.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

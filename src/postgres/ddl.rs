@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use crate::error::{Error, Result};
 use crate::postgres::catalog::{
-    Catalog, Column, ConstraintKind, Domain, EnumType, Sequence, Table, View,
+    Catalog, Column, ConstraintKind, Domain, EnumType, Extension, Index, Sequence, Table, View,
 };
 use crate::postgres::connect::{DbUrl, quote_ident, quote_literal};
 
@@ -26,17 +26,7 @@ pub fn statements(catalog: &Catalog) -> Vec<String> {
         ));
     }
     for extension in &catalog.extensions {
-        if !catalog.schemas.contains(&extension.schema) {
-            out.push(format!(
-                "CREATE SCHEMA IF NOT EXISTS {}",
-                quote_ident(&extension.schema)
-            ));
-        }
-        out.push(format!(
-            "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}",
-            quote_ident(&extension.name),
-            quote_ident(&extension.schema)
-        ));
+        out.extend(create_extension(catalog, extension));
     }
     out.extend(catalog.enums.iter().map(create_enum));
     out.extend(catalog.domains.iter().map(create_domain));
@@ -44,18 +34,7 @@ pub fn statements(catalog: &Catalog) -> Vec<String> {
     out.extend(early.iter().map(|f| f.definition.clone()));
     out.extend(catalog.sequences.iter().map(create_sequence));
     out.extend(catalog.tables.iter().map(create_table));
-    for seq in &catalog.sequences {
-        if let Some((table, column)) = &seq.owned_by {
-            let (schema, table) = table.split_once('.').unwrap_or(("public", table));
-            out.push(format!(
-                "ALTER SEQUENCE {} OWNED BY {}.{}.{}",
-                qualified(&seq.schema, &seq.name),
-                quote_ident(schema),
-                quote_ident(table),
-                quote_ident(column)
-            ));
-        }
-    }
+    out.extend(catalog.sequences.iter().filter_map(sequence_owner));
     for foreign in [false, true] {
         for table in &catalog.tables {
             for c in &table.constraints {
@@ -67,13 +46,7 @@ pub fn statements(catalog: &Catalog) -> Vec<String> {
     }
     out.extend(late.iter().map(|f| f.definition.clone()));
     out.extend(catalog.views.iter().map(create_view));
-    for index in &catalog.indexes {
-        out.push(
-            index
-                .definition
-                .replacen("INDEX ", "INDEX IF NOT EXISTS ", 1),
-        );
-    }
+    out.extend(catalog.indexes.iter().map(create_index));
     for trigger in &catalog.triggers {
         out.push(if trigger.is_constraint {
             if_missing(
@@ -99,6 +72,84 @@ pub fn statements(catalog: &Catalog) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The statements that recreate one table on its own, in three phases: a restore creates
+/// the table, loads its rows, then adds its keys and indexes (a backup's manifest carries
+/// them). Like [`statements`], every one of them can run again without effect.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TableDdl {
+    /// The table's schema, the extensions, types and sequences its columns use, the table
+    /// itself without constraints but NOT NULL.
+    pub create: Vec<String>,
+    /// Keys, unique, check and exclusion constraints.
+    pub constraints: Vec<String>,
+    /// Added once every table they reference is loaded.
+    pub foreign_keys: Vec<String>,
+    pub indexes: Vec<String>,
+}
+
+/// [`TableDdl`] of `table`. Functions its defaults or checks call are not included.
+pub fn table_ddl(catalog: &Catalog, table: &Table) -> TableDdl {
+    let uses_type = |name: &str| {
+        table.columns.iter().any(|c| {
+            c.type_name == name
+                || c.type_name == format!("_{name}")
+                || c.element_type.as_deref() == Some(name)
+        })
+    };
+    let owned_here = |s: &Sequence| {
+        s.owned_by
+            .as_ref()
+            .is_some_and(|(t, _)| *t == format!("{}.{}", table.schema, table.name))
+            || table.columns.iter().any(|c| {
+                c.default
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with("nextval(") && d.contains(&s.name))
+            })
+    };
+    let mut create = vec![format!(
+        "CREATE SCHEMA IF NOT EXISTS {}",
+        quote_ident(&table.schema)
+    )];
+    for extension in &catalog.extensions {
+        create.extend(create_extension(catalog, extension));
+    }
+    create.extend(
+        catalog
+            .enums
+            .iter()
+            .filter(|e| uses_type(&e.name))
+            .map(create_enum),
+    );
+    create.extend(
+        catalog
+            .domains
+            .iter()
+            .filter(|d| uses_type(&d.name))
+            .map(create_domain),
+    );
+    let sequences: Vec<&Sequence> = catalog.sequences.iter().filter(|s| owned_here(s)).collect();
+    create.extend(sequences.iter().map(|s| create_sequence(s)));
+    create.push(create_table(table));
+    create.extend(sequences.iter().filter_map(|s| sequence_owner(s)));
+    let (foreign_keys, constraints): (Vec<_>, Vec<_>) = table
+        .constraints
+        .iter()
+        .partition(|c| c.kind == ConstraintKind::ForeignKey);
+    let add =
+        |c: &&crate::postgres::catalog::Constraint| add_constraint(table, &c.name, &c.definition);
+    TableDdl {
+        create,
+        constraints: constraints.iter().map(add).collect(),
+        foreign_keys: foreign_keys.iter().map(add).collect(),
+        indexes: catalog
+            .indexes
+            .iter()
+            .filter(|i| i.schema == table.schema && i.table == table.name)
+            .map(create_index)
+            .collect(),
+    }
 }
 
 /// The whole script, in one transaction, as `schema dump` prints it.
@@ -143,6 +194,42 @@ fn type_exists(schema: &str, name: &str) -> String {
         quote_literal(schema),
         quote_literal(name)
     )
+}
+
+/// `CREATE EXTENSION`, after the schema it goes in when that is not one being created.
+fn create_extension(catalog: &Catalog, extension: &Extension) -> Vec<String> {
+    let mut out = Vec::new();
+    if !catalog.schemas.contains(&extension.schema) {
+        out.push(format!(
+            "CREATE SCHEMA IF NOT EXISTS {}",
+            quote_ident(&extension.schema)
+        ));
+    }
+    out.push(format!(
+        "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}",
+        quote_ident(&extension.name),
+        quote_ident(&extension.schema)
+    ));
+    out
+}
+
+/// `ALTER SEQUENCE .. OWNED BY` for a sequence owned by a column (serial).
+fn sequence_owner(seq: &Sequence) -> Option<String> {
+    let (table, column) = seq.owned_by.as_ref()?;
+    let (schema, table) = table.split_once('.').unwrap_or(("public", table));
+    Some(format!(
+        "ALTER SEQUENCE {} OWNED BY {}.{}.{}",
+        qualified(&seq.schema, &seq.name),
+        quote_ident(schema),
+        quote_ident(table),
+        quote_ident(column)
+    ))
+}
+
+fn create_index(index: &Index) -> String {
+    index
+        .definition
+        .replacen("INDEX ", "INDEX IF NOT EXISTS ", 1)
 }
 
 fn create_enum(e: &EnumType) -> String {

@@ -92,6 +92,11 @@ impl Snapshot {
         &self.id
     }
 
+    /// The connection holding the snapshot: its queries see exactly what the readers see.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Heap pages of `table` now (a table only grows while the snapshot's lock is held).
     async fn pages(&self, table: &Table) -> Result<u64> {
         let sql = "SELECT (pg_relation_size($1::text::regclass) / current_setting('block_size')::int8)::int8";

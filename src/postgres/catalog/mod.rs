@@ -8,6 +8,8 @@
 
 mod queries;
 
+use tokio_postgres::Transaction;
+
 use crate::error::{Error, Result};
 use crate::postgres::connect::{DbUrl, quote_ident};
 
@@ -128,6 +130,8 @@ pub struct Index {
     pub schema: String,
     pub name: String,
     pub definition: String,
+    /// The indexed table (or materialized view), in the index's schema.
+    pub table: String,
 }
 
 #[derive(Debug, Clone)]
@@ -194,23 +198,29 @@ impl Table {
 impl Catalog {
     /// Read the given schemas of the database at `url`, in one snapshot.
     pub async fn load(url: &DbUrl, schemas: &[String]) -> Result<Self> {
-        let client = url.connect().await?;
-        let q = queries::Queries {
-            client: &client,
+        let mut client = url.connect().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(|e| Error::pg("reading the catalog", &e))?;
+        Self::load_in(&tx, url, schemas).await
+    }
+
+    /// Read the given schemas as `tx` sees them (its own uncommitted tables included).
+    /// Leaves `search_path = pg_catalog` set for the rest of the transaction.
+    pub async fn load_in(tx: &Transaction<'_>, url: &DbUrl, schemas: &[String]) -> Result<Self> {
+        tx.batch_execute("SET LOCAL search_path = pg_catalog")
+            .await
+            .map_err(|e| Error::pg("reading the catalog", &e))?;
+        queries::Queries {
+            client: tx,
             schemas,
-        };
-        client
-            .batch_execute(
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path = pg_catalog",
-            )
-            .await
-            .map_err(|e| Error::pg("reading the catalog", &e))?;
-        let loaded = q.load(url).await;
-        client
-            .batch_execute("COMMIT")
-            .await
-            .map_err(|e| Error::pg("reading the catalog", &e))?;
-        loaded
+        }
+        .load(url)
+        .await
     }
 
     /// The table `name` (`table` or `schema.table`).

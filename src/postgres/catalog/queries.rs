@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use tokio_postgres::{Client, Row};
+use tokio_postgres::{GenericClient, Row};
 
 use super::{
     Catalog, Column, Comment, Constraint, ConstraintKind, Domain, EnumType, Extension, Function,
@@ -11,12 +11,12 @@ use super::{
 use crate::error::{Error, Result};
 use crate::postgres::connect::DbUrl;
 
-pub(super) struct Queries<'a> {
-    pub(super) client: &'a Client,
+pub(super) struct Queries<'a, C> {
+    pub(super) client: &'a C,
     pub(super) schemas: &'a [String],
 }
 
-impl Queries<'_> {
+impl<C: GenericClient + Sync> Queries<'_, C> {
     async fn rows(&self, what: &str, sql: &str) -> Result<Vec<Row>> {
         self.client
             .query(sql, &[&self.schemas])
@@ -305,7 +305,7 @@ impl Queries<'_> {
     }
 
     async fn indexes(&self) -> Result<Vec<Index>> {
-        let sql = "SELECT n.nspname, ic.relname, pg_get_indexdef(i.indexrelid)
+        let sql = "SELECT n.nspname, ic.relname, pg_get_indexdef(i.indexrelid), tc.relname
             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
             JOIN pg_class tc ON tc.oid = i.indrelid
             WHERE n.nspname = ANY($1) AND tc.relkind IN ('r', 'm')
@@ -319,6 +319,7 @@ impl Queries<'_> {
                 schema: r.get(0),
                 name: r.get(1),
                 definition: r.get(2),
+                table: r.get(3),
             })
             .collect())
     }

@@ -1,0 +1,383 @@
+//! `lakeshift backup`: every table of a backup read in one exported snapshot, streamed into
+//! Avro or Parquet files of bounded size, and the manifest written last.
+
+use std::time::Instant;
+
+use futures::TryStreamExt;
+use serde::Serialize;
+
+use super::manifest::{
+    ColumnEntry, FORMAT_VERSION, FileEntry, Manifest, SequenceState, SnapshotInfo, Source,
+    TableEntry,
+};
+use crate::blocking::spawn_blocking;
+use crate::error::{Error, Result};
+use crate::formats::{BatchEncoder, Compression, FileFormat};
+use crate::postgres::DbUrl;
+use crate::postgres::catalog::{Catalog, Table};
+use crate::postgres::ddl::table_ddl;
+use crate::postgres::read::{ReadOptions, Snapshot, read_columns, read_schema, read_table};
+use crate::storage::{Location, ObjectWriter};
+
+/// Default bound on one data file: a large table is split into files of about this size.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 << 20;
+
+/// Back tables up to a location.
+#[derive(Debug, Clone)]
+pub struct BackupJob {
+    source: DbUrl,
+    to: Location,
+    schemas: Vec<String>,
+    tables: Vec<String>,
+    format: FileFormat,
+    compression: Option<Compression>,
+    max_file_size: u64,
+    read: ReadOptions,
+    progress: bool,
+}
+
+/// What a backup wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupSummary {
+    pub backup_id: String,
+    pub location: String,
+    pub tables: usize,
+    pub files: usize,
+    pub rows: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+impl BackupJob {
+    pub fn new(source: DbUrl, to: Location) -> Self {
+        BackupJob {
+            source,
+            to,
+            schemas: vec!["public".into()],
+            tables: Vec::new(),
+            format: FileFormat::Avro,
+            compression: None,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            read: ReadOptions::default(),
+            progress: false,
+        }
+    }
+
+    pub fn with_schemas(mut self, schemas: Vec<String>) -> Self {
+        self.schemas = schemas;
+        self
+    }
+
+    /// Only these tables (`table` or `schema.table`); all tables of the schemas when empty.
+    pub fn with_tables(mut self, tables: Vec<String>) -> Self {
+        self.tables = tables;
+        self
+    }
+
+    pub fn with_format(mut self, format: FileFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// The codec; the format's default when `None`.
+    pub fn with_compression(mut self, compression: Option<Compression>) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Start a new file once the current one holds this many bytes.
+    pub fn with_max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes.max(1);
+        self
+    }
+
+    pub fn with_read_options(mut self, read: ReadOptions) -> Self {
+        self.read = read;
+        self
+    }
+
+    /// Draw a progress bar per table when stderr is a terminal.
+    pub fn with_progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+
+    pub async fn run(self) -> Result<BackupSummary> {
+        let started = Instant::now();
+        let catalog = Catalog::load(&self.source, &self.schemas).await?;
+        let tables = self.plan(&catalog)?;
+        let snapshot = Snapshot::export(&self.source, &tables).await?;
+        let created_at = chrono::Utc::now();
+        let backup_id = new_backup_id(created_at);
+        let dir = self.to.child(&backup_id);
+        let mut manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            backup_id: backup_id.clone(),
+            created_at: created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            completed_at: String::new(),
+            source: source(&self.source, &snapshot).await?,
+            snapshot: SnapshotInfo {
+                id: snapshot.id().to_string(),
+                wal_lsn: wal_lsn(&snapshot).await?,
+            },
+            file_format: self.format,
+            compression: self
+                .compression
+                .unwrap_or(self.format.default_compression()),
+            tables: Vec::new(),
+        };
+        tracing::info!(backup = %backup_id, at = %self.to, tables = tables.len(), "backup started");
+        for table in &tables {
+            let entry = self.back_up_table(&dir, &catalog, table, &snapshot, &manifest);
+            match entry.await {
+                Ok(entry) => manifest.tables.push(entry),
+                Err(e) => {
+                    // No manifest is written: the backup stays incomplete. Its files go too.
+                    discard(&dir).await;
+                    return Err(e);
+                }
+            }
+        }
+        snapshot.release().await?;
+        manifest.completed_at =
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        manifest.write(&dir).await?;
+        Ok(BackupSummary {
+            backup_id,
+            location: dir.to_string(),
+            tables: manifest.tables.len(),
+            files: manifest.tables.iter().map(|t| t.files.len()).sum(),
+            rows: manifest.rows(),
+            bytes: manifest.bytes(),
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The tables to back up, parents first.
+    fn plan<'a>(&self, catalog: &'a Catalog) -> Result<Vec<&'a Table>> {
+        for name in &self.tables {
+            if catalog.table(name).is_none() {
+                return Err(Error::UnknownTable {
+                    table: name.clone(),
+                    url: self.source.redacted(),
+                });
+            }
+        }
+        Ok(catalog
+            .tables_in_fk_order()
+            .into_iter()
+            .filter(|t| {
+                self.tables.is_empty()
+                    || self
+                        .tables
+                        .iter()
+                        .any(|n| catalog.table(n).is_some_and(|s| s.oid == t.oid))
+            })
+            .collect())
+    }
+
+    async fn back_up_table(
+        &self,
+        dir: &Location,
+        catalog: &Catalog,
+        table: &Table,
+        snapshot: &Snapshot,
+        manifest: &Manifest,
+    ) -> Result<TableEntry> {
+        let started = Instant::now();
+        let columns = read_columns(catalog, table);
+        let schema = read_schema(&columns);
+        let stream = read_table(&self.source, snapshot, catalog, table, self.read).await?;
+        let estimate = snapshot.estimated_rows(table).await?;
+        let bar = crate::progress::rows_bar(estimate, &table.name, self.progress);
+        let folder = format!("{}.{}", table.schema, table.name).replace('/', "_");
+        let record_name = table.name.clone();
+        let mut files = Vec::new();
+        let mut batches = stream.map_err(Error::from);
+        let mut current: Option<OpenFile> = None;
+        while let Some(batch) = batches.try_next().await? {
+            let mut file = match current.take() {
+                Some(file) => file,
+                None => {
+                    let path = format!(
+                        "{folder}/part-{:05}.{}",
+                        files.len(),
+                        manifest.file_format.extension()
+                    );
+                    let encoder = manifest.file_format.encoder(
+                        &schema,
+                        &record_name,
+                        manifest.compression,
+                    )?;
+                    OpenFile::start(dir, path, encoder).await?
+                }
+            };
+            bar.inc(batch.num_rows() as u64);
+            file.write(batch).await?;
+            if file.writer.bytes() >= self.max_file_size {
+                files.push(file.finish().await?);
+            } else {
+                current = Some(file);
+            }
+        }
+        if let Some(file) = current {
+            files.push(file.finish().await?);
+        }
+        if files.is_empty() {
+            // An empty table still gets a file: it records the schema for any reader.
+            let path = format!("{folder}/part-00000.{}", manifest.file_format.extension());
+            let encoder =
+                manifest
+                    .file_format
+                    .encoder(&schema, &record_name, manifest.compression)?;
+            files.push(OpenFile::start(dir, path, encoder).await?.finish().await?);
+        }
+        bar.finish_and_clear();
+        let rows = files.iter().map(|f| f.rows).sum();
+        tracing::info!(table = %table.name, rows, files = files.len(), seconds = started.elapsed().as_secs_f64(), "backed up");
+        Ok(TableEntry {
+            schema: table.schema.clone(),
+            name: table.name.clone(),
+            ddl: table_ddl(catalog, table),
+            columns: columns
+                .iter()
+                .zip(schema.fields())
+                .map(|((c, _), f)| ColumnEntry {
+                    name: c.name.clone(),
+                    pg_type: c.type_sql.clone(),
+                    arrow_type: f.data_type().to_string(),
+                    nullable: f.is_nullable(),
+                })
+                .collect(),
+            sequences: sequence_states(snapshot, table).await?,
+            rows,
+            files,
+        })
+    }
+}
+
+/// A data file being written.
+struct OpenFile {
+    path: String,
+    writer: ObjectWriter,
+    encoder: Option<Box<dyn BatchEncoder>>,
+    rows: u64,
+}
+
+impl OpenFile {
+    async fn start(dir: &Location, path: String, encoder: Box<dyn BatchEncoder>) -> Result<Self> {
+        Ok(OpenFile {
+            writer: dir.create(&path).await?,
+            path,
+            encoder: Some(encoder),
+            rows: 0,
+        })
+    }
+
+    /// Encode `batch` on the blocking pool and upload what is final.
+    async fn write(&mut self, batch: arrow::record_batch::RecordBatch) -> Result<()> {
+        self.rows += batch.num_rows() as u64;
+        let mut encoder = self.encoder.take().expect("encoder present until finish");
+        let encoded = spawn_blocking("encoding a data file", move || {
+            let bytes = encoder.write(&batch)?;
+            Ok((encoder, bytes))
+        })
+        .await;
+        let (encoder, bytes) = encoded?;
+        self.encoder = Some(encoder);
+        self.writer.write(bytes).await
+    }
+
+    async fn finish(mut self) -> Result<FileEntry> {
+        let encoder = self.encoder.take().expect("encoder present until finish");
+        let tail = spawn_blocking("finishing a data file", move || encoder.finish()).await?;
+        self.writer.write(tail).await?;
+        let written = self.writer.finish().await?;
+        Ok(FileEntry {
+            path: self.path,
+            bytes: written.bytes,
+            rows: self.rows,
+            sha256: written.sha256,
+        })
+    }
+}
+
+/// A backup id: its UTC start time (so ids sort by age) and a few random-ish hex digits.
+fn new_backup_id(at: chrono::DateTime<chrono::Utc>) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xff_ffff;
+    format!("{}-{salt:06x}", at.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// Delete what an interrupted backup wrote (best effort: without a manifest it is
+/// incomplete anyway).
+async fn discard(dir: &Location) {
+    if let Ok(files) = dir.files().await {
+        for (path, _) in files {
+            let _ = dir.delete(&path).await;
+        }
+    }
+}
+
+async fn source(url: &DbUrl, snapshot: &Snapshot) -> Result<Source> {
+    let parsed = url::Url::parse(url.expose()).ok();
+    let row = snapshot
+        .client()
+        .query_one("SELECT current_setting('server_version')", &[])
+        .await
+        .map_err(|e| Error::pg("reading the server version", &e))?;
+    Ok(Source {
+        host: parsed
+            .as_ref()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| "localhost".into()),
+        port: parsed.as_ref().and_then(|u| u.port()).unwrap_or(5432),
+        database: url.database().to_string(),
+        server_version: row.get(0),
+    })
+}
+
+async fn wal_lsn(snapshot: &Snapshot) -> Result<String> {
+    let sql = "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text";
+    let row = snapshot
+        .client()
+        .query_one(sql, &[])
+        .await
+        .map_err(|e| Error::pg("reading the WAL position", &e))?;
+    Ok(row.get::<_, Option<String>>(0).unwrap_or_default())
+}
+
+/// The state of the sequences behind `table`'s identity and serial columns, in the snapshot.
+async fn sequence_states(snapshot: &Snapshot, table: &Table) -> Result<Vec<SequenceState>> {
+    let mut states = Vec::new();
+    for column in &table.columns {
+        let row = snapshot
+            .client()
+            .query_one(
+                "SELECT pg_get_serial_sequence($1, $2)",
+                &[&table.qualified(), &column.name],
+            )
+            .await
+            .map_err(|e| Error::pg(format!("finding the sequence of {}", table.name), &e))?;
+        let Some(sequence) = row.get::<_, Option<String>>(0) else {
+            continue;
+        };
+        let state = snapshot
+            .client()
+            .query_one(
+                // The server quotes the name as needed.
+                &format!("SELECT last_value, is_called FROM {sequence}"),
+                &[],
+            )
+            .await
+            .map_err(|e| Error::pg(format!("reading sequence {sequence}"), &e))?;
+        states.push(SequenceState {
+            name: sequence,
+            last_value: state.get(0),
+            is_called: state.get(1),
+        });
+    }
+    Ok(states)
+}

@@ -1,0 +1,15 @@
+//! Backups of Postgres tables as Avro or Parquet files on an object store, and their
+//! restore. A backup is a directory `<location>/<backup-id>/` holding one folder of data
+//! files per table and a `manifest.json`, written last, that describes everything needed to
+//! restore it (DDL, column types, row counts, file checksums).
+
+pub mod create;
+pub mod inspect;
+pub mod manifest;
+pub mod restore;
+pub mod restore_file;
+
+pub use create::{BackupJob, BackupSummary};
+pub use inspect::{BackupInfo, VerifyReport, list, verify};
+pub use manifest::Manifest;
+pub use restore::{RestoreJob, RestoreMode, RestorePlan};

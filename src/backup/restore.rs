@@ -1,0 +1,578 @@
+//! `lakeshift restore`: a backup back into Postgres, all or nothing. Missing tables are
+//! created from the manifest's DDL; rows go in through binary COPY; keys, foreign keys,
+//! indexes and sequence positions follow the rows; every file's checksum and every table's
+//! row count are checked before the one transaction commits.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use arrow::record_batch::RecordBatch;
+use futures::{Stream, StreamExt, TryStreamExt};
+use serde::Serialize;
+use tokio::task::JoinHandle;
+
+use super::inspect::{check_file, open};
+use super::manifest::{Manifest, TableEntry};
+use crate::error::{Error, Result};
+use crate::postgres::DbUrl;
+use crate::postgres::bulk::DeferredConstraints;
+use crate::postgres::catalog::{Catalog, Table};
+use crate::postgres::connect::{quote_ident, quote_literal};
+use crate::postgres::ddl::SESSION_SETTINGS;
+use crate::postgres::read::{conform, read_columns, read_schema};
+use crate::postgres::write::{self, LoadColumns, LoadMode};
+use crate::storage::Location;
+
+/// What a restore does with a table that already exists in the target.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestoreMode {
+    /// Refuse to touch an existing table (nothing is written).
+    #[default]
+    FailIfExists,
+    /// Empty it first (same transaction), then load.
+    Replace,
+    /// Add the backup's rows to it.
+    Append,
+}
+
+/// Restore a backup into a database.
+#[derive(Debug, Clone)]
+pub struct RestoreJob {
+    from: Location,
+    backup: Option<String>,
+    target: DbUrl,
+    tables: Vec<String>,
+    into_schema: Option<String>,
+    mode: RestoreMode,
+    dry_run: bool,
+    progress: bool,
+    batch_size: usize,
+}
+
+/// The plan of a restore, and after a real one, what it did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestorePlan {
+    pub backup_id: String,
+    pub target: String,
+    pub dry_run: bool,
+    pub tables: Vec<PlannedTable>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedTable {
+    /// `schema.table` in the target.
+    pub table: String,
+    /// `create`, `replace` or `append`.
+    pub action: &'static str,
+    pub rows: u64,
+    pub files: usize,
+    pub seconds: f64,
+}
+
+impl RestorePlan {
+    pub fn rows(&self) -> u64 {
+        self.tables.iter().map(|t| t.rows).sum()
+    }
+}
+
+impl RestoreJob {
+    pub fn new(from: Location, target: DbUrl) -> Self {
+        RestoreJob {
+            from,
+            backup: None,
+            target,
+            tables: Vec::new(),
+            into_schema: None,
+            mode: RestoreMode::default(),
+            dry_run: false,
+            progress: false,
+            batch_size: 64 * 1024,
+        }
+    }
+
+    /// The backup id; the newest complete backup when `None` or `latest`.
+    pub fn with_backup(mut self, id: Option<String>) -> Self {
+        self.backup = id;
+        self
+    }
+
+    /// Only these tables (`table` or `schema.table`); all of the backup's when empty.
+    pub fn with_tables(mut self, tables: Vec<String>) -> Self {
+        self.tables = tables;
+        self
+    }
+
+    /// Put every table in this schema instead of its own.
+    pub fn with_into_schema(mut self, schema: Option<String>) -> Self {
+        self.into_schema = schema;
+        self
+    }
+
+    pub fn with_mode(mut self, mode: RestoreMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Only plan: check everything, write nothing.
+    pub fn with_dry_run(mut self, on: bool) -> Self {
+        self.dry_run = on;
+        self
+    }
+
+    pub fn with_progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+
+    pub async fn run(self) -> Result<RestorePlan> {
+        let manifest = open(&self.from, self.backup.as_deref()).await?;
+        let entries = self.select(&manifest)?;
+        let names = SchemaNames::new(&entries, self.into_schema.as_deref());
+        let target_schemas = names.targets();
+        let existing = Catalog::load(
+            &self.target,
+            &existing_schemas(&self.target, &target_schemas).await?,
+        )
+        .await?;
+        let mut plan = RestorePlan {
+            backup_id: manifest.backup_id.clone(),
+            target: self.target.redacted(),
+            dry_run: self.dry_run,
+            tables: Vec::new(),
+        };
+        for entry in &entries {
+            let qualified = names.table(entry);
+            let action = match (existing.table(&qualified), self.mode) {
+                (None, _) => "create",
+                (Some(_), RestoreMode::FailIfExists) => {
+                    return Err(Error::Invalid(format!(
+                        "table {qualified} already exists in {} (restore with --mode replace or append, or --into-schema)",
+                        self.target.redacted()
+                    )));
+                }
+                (Some(twin), mode) => {
+                    check_shape(entry, twin, &names)?;
+                    if mode == RestoreMode::Replace {
+                        "replace"
+                    } else {
+                        "append"
+                    }
+                }
+            };
+            plan.tables.push(PlannedTable {
+                table: qualified,
+                action,
+                rows: entry.rows,
+                files: entry.files.len(),
+                seconds: 0.0,
+            });
+        }
+        if self.dry_run {
+            return Ok(plan);
+        }
+        self.load(&manifest, &entries, &names, &target_schemas, &mut plan)
+            .await?;
+        Ok(plan)
+    }
+
+    /// The manifest's tables this restore takes, in the manifest's (foreign-key) order.
+    fn select<'m>(&self, manifest: &'m Manifest) -> Result<Vec<&'m TableEntry>> {
+        for name in &self.tables {
+            if !manifest.tables.iter().any(|t| matches(t, name)) {
+                return Err(Error::Invalid(format!(
+                    "table {name} is not in backup {}",
+                    manifest.backup_id
+                )));
+            }
+        }
+        Ok(manifest
+            .tables
+            .iter()
+            .filter(|t| self.tables.is_empty() || self.tables.iter().any(|n| matches(t, n)))
+            .collect())
+    }
+
+    async fn load(
+        &self,
+        manifest: &Manifest,
+        entries: &[&TableEntry],
+        names: &SchemaNames,
+        target_schemas: &[String],
+        plan: &mut RestorePlan,
+    ) -> Result<()> {
+        let dir = self.from.child(&manifest.backup_id);
+        let mut client = self.target.connect().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| Error::pg("starting the restore", &e))?;
+        for setting in SESSION_SETTINGS {
+            tx.batch_execute(setting)
+                .await
+                .map_err(|e| Error::pg("preparing the restore", &e))?;
+        }
+        let actions: Vec<&'static str> = plan.tables.iter().map(|t| t.action).collect();
+        let created = |i: usize| actions[i] == "create";
+        for (i, entry) in entries.iter().enumerate() {
+            if created(i) {
+                run_all(&tx, &entry.ddl.create, names, &entry.qualified()).await?;
+            }
+        }
+        let catalog = Catalog::load_in(&tx, &self.target, target_schemas).await?;
+        let replaced: Vec<String> = plan
+            .tables
+            .iter()
+            .filter(|t| t.action == "replace")
+            .map(|t| quoted_name(&t.table))
+            .collect();
+        if !replaced.is_empty() {
+            tx.batch_execute(&format!("TRUNCATE {}", replaced.join(", ")))
+                .await
+                .map_err(|e| Error::pg("emptying the tables to replace", &e))?;
+        }
+        for (i, entry) in entries.iter().enumerate() {
+            let started = Instant::now();
+            let qualified = names.table(entry);
+            let table = catalog.table(&qualified).ok_or_else(|| Error::Internal {
+                task: "restoring".into(),
+                reason: format!("{qualified} missing after its creation"),
+            })?;
+            let deferred = if created(i) {
+                DeferredConstraints::default()
+            } else {
+                DeferredConstraints::drop_if_empty(&tx, &catalog, table).await?
+            };
+            let (load, schema) = load_columns(&catalog, table, entry)?;
+            let bar = crate::progress::rows_bar(entry.rows, &entry.name, self.progress);
+            let counter = bar.clone();
+            let checks = Checksums::default();
+            let batches = file_batches(&dir, entry, manifest, schema, self.batch_size, &checks)
+                .inspect_ok(move |b| counter.inc(b.num_rows() as u64));
+            let rows = write::copy_batches(&tx, table, &load, LoadMode::Append, batches)
+                .await?
+                .rows;
+            bar.finish_and_clear();
+            checks.wait().await?;
+            if rows != entry.rows {
+                return Err(Error::Invalid(format!(
+                    "{}: {rows} rows restored, the manifest records {}; nothing was committed",
+                    entry.qualified(),
+                    entry.rows
+                )));
+            }
+            deferred.restore(&tx).await?;
+            plan.tables[i].seconds = started.elapsed().as_secs_f64();
+            tracing::info!(table = %qualified, rows, "restored");
+        }
+        for (i, entry) in entries.iter().enumerate() {
+            if created(i) {
+                run_all(&tx, &entry.ddl.constraints, names, &entry.qualified()).await?;
+            }
+        }
+        for (i, entry) in entries.iter().enumerate() {
+            if created(i) {
+                run_all(&tx, &entry.ddl.foreign_keys, names, &entry.qualified()).await?;
+                run_all(&tx, &entry.ddl.indexes, names, &entry.qualified()).await?;
+            }
+            set_sequences(&tx, entry, names, &catalog, actions[i]).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| Error::pg(format!("committing the restore into {}", self.target), &e))
+    }
+}
+
+/// Whether manifest table `t` is the one `name` (`table` or `schema.table`) designates.
+fn matches(t: &TableEntry, name: &str) -> bool {
+    match name.split_once('.') {
+        Some((schema, table)) => t.schema == schema && t.name == table,
+        None => t.name == name,
+    }
+}
+
+/// `schema.table` (as plans print it) quoted for SQL.
+fn quoted_name(name: &str) -> String {
+    let (schema, table) = name.split_once('.').unwrap_or(("public", name));
+    format!("{}.{}", quote_ident(schema), quote_ident(table))
+}
+
+async fn run_all(
+    tx: &tokio_postgres::Transaction<'_>,
+    statements: &[String],
+    names: &SchemaNames,
+    table: &str,
+) -> Result<()> {
+    for statement in statements {
+        tx.batch_execute(&names.rewrite(statement))
+            .await
+            .map_err(|e| Error::pg(format!("recreating {table}"), &e))?;
+    }
+    Ok(())
+}
+
+/// The load columns (the manifest's, in file order) and the Arrow schema batches must have.
+fn load_columns(
+    catalog: &Catalog,
+    table: &Table,
+    entry: &TableEntry,
+) -> Result<(LoadColumns, arrow::datatypes::SchemaRef)> {
+    let columns = read_columns(catalog, table);
+    let mut chosen = Vec::with_capacity(entry.columns.len());
+    for column in &entry.columns {
+        let found = columns.iter().find(|(c, _)| c.name == column.name);
+        let Some((c, kind)) = found else {
+            return Err(Error::Invalid(format!(
+                "{}.{} has no column {}",
+                table.schema, table.name, column.name
+            )));
+        };
+        chosen.push((*c, kind.clone()));
+    }
+    let schema = read_schema(&chosen);
+    Ok((
+        LoadColumns {
+            names: chosen.iter().map(|(c, _)| c.name.clone()).collect(),
+            kinds: chosen.into_iter().map(|(_, k)| k).collect(),
+            line_numbers: false,
+        },
+        schema,
+    ))
+}
+
+/// Checksum checks running beside the decoding of the same files.
+#[derive(Default, Clone)]
+struct Checksums(Arc<Mutex<Vec<JoinHandle<Result<()>>>>>);
+
+impl Checksums {
+    fn push(&self, check: JoinHandle<Result<()>>) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(check);
+    }
+
+    async fn wait(&self) -> Result<()> {
+        let checks = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        for check in checks {
+            check.await.map_err(|e| Error::Internal {
+                task: "checking a file".into(),
+                reason: e.to_string(),
+            })??;
+        }
+        Ok(())
+    }
+}
+
+/// The rows of `entry`'s files, one file after the other, cast to `schema`; each file's
+/// checksum is checked beside its decoding.
+fn file_batches(
+    dir: &Location,
+    entry: &TableEntry,
+    manifest: &Manifest,
+    schema: arrow::datatypes::SchemaRef,
+    batch_size: usize,
+    checks: &Checksums,
+) -> impl Stream<Item = Result<RecordBatch>> + Send + 'static {
+    let (dir, format, checks) = (dir.clone(), manifest.file_format, checks.clone());
+    let table = entry.qualified();
+    futures::stream::iter(entry.files.clone())
+        .then(move |file| {
+            let (dir, checks, schema, table) =
+                (dir.clone(), checks.clone(), schema.clone(), table.clone());
+            async move {
+                let check_dir = dir.clone();
+                let check_file_entry = file.clone();
+                checks.push(tokio::spawn(async move {
+                    check_file(&check_dir, &check_file_entry).await
+                }));
+                let batches = format.read(&dir, &file.path, batch_size).await?;
+                let url = dir.describe(&file.path);
+                Ok::<_, Error>(batches.map(move |batch| {
+                    let batch = batch.map_err(Error::from)?;
+                    conform(&batch, &schema, &table).map_err(|e| Error::Storage {
+                        url: url.clone(),
+                        reason: e.to_string(),
+                    })
+                }))
+            }
+        })
+        .try_flatten()
+}
+
+/// Check that an existing table can take the backup's rows: the same columns, same types.
+fn check_shape(entry: &TableEntry, twin: &Table, names: &SchemaNames) -> Result<()> {
+    let shape_error = |detail: String| {
+        Error::Invalid(format!(
+            "table {}.{} exists with another shape than in the backup: {detail}; nothing was written",
+            twin.schema, twin.name
+        ))
+    };
+    for column in &entry.columns {
+        let pg_type = names.rewrite(&column.pg_type);
+        match twin.column(&column.name) {
+            None => return Err(shape_error(format!("it has no column {}", column.name))),
+            Some(c) if c.type_sql != pg_type => {
+                return Err(shape_error(format!(
+                    "column {} is {} there and {pg_type} in the backup",
+                    column.name, c.type_sql
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let stored = |name: &str| entry.columns.iter().any(|c| c.name == name);
+    if let Some(extra) = twin
+        .columns
+        .iter()
+        .find(|c| c.generated.is_none() && !stored(&c.name))
+    {
+        return Err(shape_error(format!(
+            "it has a column {} the backup does not",
+            extra.name
+        )));
+    }
+    Ok(())
+}
+
+/// Put the sequences behind the table where the snapshot had them (created or replaced
+/// tables), or past the largest id (appends).
+async fn set_sequences(
+    tx: &tokio_postgres::Transaction<'_>,
+    entry: &TableEntry,
+    names: &SchemaNames,
+    catalog: &Catalog,
+    action: &str,
+) -> Result<()> {
+    if action == "append" {
+        let table = catalog
+            .table(&names.table(entry))
+            .expect("planned table exists");
+        return write::advance_sequences(tx, table).await;
+    }
+    for sequence in &entry.sequences {
+        let name = names.rewrite(&sequence.name);
+        tx.query(
+            "SELECT setval($1::text::regclass, $2, $3)",
+            &[&name, &sequence.last_value, &sequence.is_called],
+        )
+        .await
+        .map_err(|e| Error::pg(format!("setting sequence {name}"), &e))?;
+    }
+    Ok(())
+}
+
+/// The schemas of `names` that exist in `target`.
+async fn existing_schemas(target: &DbUrl, names: &[String]) -> Result<Vec<String>> {
+    let client = target.connect().await?;
+    let rows = client
+        .query(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname = ANY($1)",
+            &[&names],
+        )
+        .await
+        .map_err(|e| Error::pg("reading the target's schemas", &e))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Where each backed-up schema goes (`--into-schema`), and DDL rewritten accordingly.
+struct SchemaNames {
+    /// `(from, to)` for every schema of the restored tables.
+    renames: Vec<(String, String)>,
+}
+
+impl SchemaNames {
+    fn new(entries: &[&TableEntry], into: Option<&str>) -> Self {
+        let mut renames: Vec<(String, String)> = Vec::new();
+        for entry in entries {
+            if !renames.iter().any(|(from, _)| *from == entry.schema) {
+                let to = into.unwrap_or(&entry.schema).to_string();
+                renames.push((entry.schema.clone(), to));
+            }
+        }
+        SchemaNames { renames }
+    }
+
+    fn targets(&self) -> Vec<String> {
+        let mut targets: Vec<String> = self.renames.iter().map(|(_, to)| to.clone()).collect();
+        targets.dedup();
+        targets
+    }
+
+    /// `schema.table` of `entry` in the target.
+    fn table(&self, entry: &TableEntry) -> String {
+        let schema = self
+            .renames
+            .iter()
+            .find(|(from, _)| *from == entry.schema)
+            .map_or(&entry.schema, |(_, to)| to);
+        format!("{schema}.{}", entry.name)
+    }
+
+    /// `sql` with names qualified by a renamed schema moved to its new one. The DDL comes from
+    /// the catalog with every name schema-qualified, so the qualifier is what moves.
+    fn rewrite(&self, sql: &str) -> String {
+        let mut sql = sql.to_string();
+        for (from, to) in self.renames.iter().filter(|(from, to)| from != to) {
+            sql = replace_qualifier(
+                &sql,
+                &format!("{}.", quote_ident(from)),
+                &format!("{}.", quote_ident(to)),
+            );
+            sql = sql.replace(
+                &format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(from)),
+                &format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(to)),
+            );
+            sql = sql.replace(
+                &format!("nspname = {}", quote_literal(from)),
+                &format!("nspname = {}", quote_literal(to)),
+            );
+        }
+        sql
+    }
+}
+
+/// Replace `from` (`schema.`) where it starts a name: not preceded by an identifier
+/// character, so `public.` does not match inside `mypublic.`.
+fn replace_qualifier(sql: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(at) = rest.find(from) {
+        let before = if at > 0 {
+            rest[..at].chars().last()
+        } else {
+            out.chars().last()
+        };
+        out.push_str(&rest[..at]);
+        let starts_name = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '$'));
+        out.push_str(if starts_name { to } else { from });
+        rest = &rest[at + from.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qualifiers_move_only_where_a_name_starts() {
+        assert_eq!(
+            replace_qualifier(
+                "CREATE TABLE public.t (a int DEFAULT nextval('public.s'::regclass), b mypublic.x)",
+                "public.",
+                "restored."
+            ),
+            "CREATE TABLE restored.t (a int DEFAULT nextval('restored.s'::regclass), b mypublic.x)"
+        );
+        assert_eq!(replace_qualifier("public.a", "public.", "x."), "x.a");
+    }
+}

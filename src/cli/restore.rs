@@ -1,0 +1,141 @@
+//! `lakeshift restore` (a backup) and `restore file` (one foreign Avro/Parquet file).
+
+use clap::{Args, Subcommand};
+use lakeshift::Result;
+use lakeshift::backup::restore_file::restore_file;
+use lakeshift::backup::{RestoreJob, RestoreMode};
+use lakeshift::postgres::DbUrl;
+use lakeshift::storage::Location;
+
+use super::backup::StorageArgs;
+use super::{UrlParser, print};
+
+/// Arguments of `lakeshift restore` (its help text is on the command).
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct RestoreArgs {
+    #[command(subcommand)]
+    command: Option<RestoreCommand>,
+    #[command(flatten)]
+    backup: BackupRestoreArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum RestoreCommand {
+    /// Load one Avro or Parquet file (written by any tool) into an existing table.
+    ///
+    /// Columns are matched by name and cast to the table's types; a column the table
+    /// lacks, or that cannot be cast, fails before anything is written. One transaction.
+    ///
+    /// Examples:
+    ///   lakeshift restore file --target postgres://u@host/hr --table hired_employees export.avro
+    ///   lakeshift restore file --table public.jobs s3://bucket/exports/jobs.parquet
+    #[command(verbatim_doc_comment)]
+    File(FileArgs),
+}
+
+#[derive(Debug, Args)]
+struct BackupRestoreArgs {
+    /// The backup location (as given to `backup --to`).
+    #[arg(long, value_name = "DEST", required = true)]
+    from: Option<String>,
+    /// Backup id, or `latest` (the newest complete backup).
+    #[arg(long = "backup", value_name = "ID", default_value = "latest")]
+    backup: String,
+    /// Database to restore into [default: $DATABASE_URL]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
+          default_value = lakeshift::postgres::connect::DEFAULT_DATABASE_URL)]
+    target: DbUrl,
+    /// Only these tables (comma separated); default all tables of the backup.
+    #[arg(long, value_delimiter = ',')]
+    tables: Vec<String>,
+    /// Restore every table into this schema instead of its own.
+    #[arg(long, value_name = "SCHEMA")]
+    into_schema: Option<String>,
+    /// What to do with a table that already exists.
+    #[arg(long, value_enum, default_value_t = RestoreMode::FailIfExists)]
+    mode: RestoreMode,
+    /// Print the plan (tables, actions, rows) and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    storage: StorageArgs,
+}
+
+#[derive(Debug, Args)]
+struct FileArgs {
+    /// Database to restore into [default: $DATABASE_URL]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
+          default_value = lakeshift::postgres::connect::DEFAULT_DATABASE_URL)]
+    target: DbUrl,
+    /// The existing table (`table` or `schema.table`) the rows go into.
+    #[arg(long)]
+    table: String,
+    /// The file: a path or URL ending in .avro or .parquet.
+    file: String,
+    #[command(flatten)]
+    storage: StorageArgs,
+}
+
+pub async fn run(args: RestoreArgs, progress: bool) -> Result<()> {
+    match args.command {
+        Some(RestoreCommand::File(args)) => {
+            let summary = restore_file(
+                &args.target,
+                &args.table,
+                &args.file,
+                &args.storage.options(),
+            )
+            .await?;
+            print(&format!(
+                "{}: {} rows into {} (columns {})\n",
+                summary.file,
+                summary.rows,
+                summary.table,
+                summary.columns.join(", ")
+            ))
+        }
+        None => restore(args.backup, progress).await,
+    }
+}
+
+async fn restore(args: BackupRestoreArgs, progress: bool) -> Result<()> {
+    let from = args.from.expect("clap requires --from");
+    let location = Location::parse(&from, &args.storage.options())?;
+    let plan = RestoreJob::new(location, args.target)
+        .with_backup(Some(args.backup))
+        .with_tables(args.tables)
+        .with_into_schema(args.into_schema)
+        .with_mode(args.mode)
+        .with_dry_run(args.dry_run)
+        .with_progress(progress)
+        .run()
+        .await?;
+    let mut out = String::new();
+    if plan.dry_run {
+        out.push_str(&format!(
+            "plan: restore backup {} into {} (nothing written)\n",
+            plan.backup_id, plan.target
+        ));
+        for t in &plan.tables {
+            out.push_str(&format!(
+                "  {:<8} {:<40} {:>12} rows  {} files\n",
+                t.action, t.table, t.rows, t.files
+            ));
+        }
+    } else {
+        for t in &plan.tables {
+            out.push_str(&format!(
+                "{} ({}): {} rows in {:.2} s\n",
+                t.table, t.action, t.rows, t.seconds
+            ));
+        }
+        out.push_str(&format!(
+            "restored backup {}: {} tables, {} rows\n",
+            plan.backup_id,
+            plan.tables.len(),
+            plan.rows()
+        ));
+    }
+    print(&out)
+}

@@ -1,0 +1,151 @@
+//! Parquet files through the parquet crate (zstd by default), read back with its async
+//! object-store reader (ranged requests: footer first, then the row groups).
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use futures::StreamExt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use object_store::{ObjectStore, ObjectStoreExt};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
+use parquet::basic::{Compression as ParquetCodec, ZstdLevel};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::properties::WriterProperties;
+
+use super::{BatchEncoder, Compression, SharedBuffer};
+use crate::error::{Error, Result};
+use crate::storage::Location;
+
+/// Rows per row group: large enough to compress well, small enough that the row group the
+/// writer holds in memory stays bounded.
+const ROW_GROUP_ROWS: usize = 256 * 1024;
+
+struct ParquetEncoder {
+    writer: ArrowWriter<SharedBuffer>,
+    sink: SharedBuffer,
+}
+
+/// A Parquet encoder for batches of `schema`.
+pub fn encoder(schema: &SchemaRef, compression: Compression) -> Result<Box<dyn BatchEncoder>> {
+    let codec = match compression {
+        Compression::None => ParquetCodec::UNCOMPRESSED,
+        Compression::Deflate => ParquetCodec::GZIP(Default::default()),
+        Compression::Snappy => ParquetCodec::SNAPPY,
+        Compression::Zstd => ParquetCodec::ZSTD(ZstdLevel::default()),
+    };
+    let properties = WriterProperties::builder()
+        .set_compression(codec)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build();
+    let sink = SharedBuffer::default();
+    let writer = ArrowWriter::try_new(sink.clone(), schema.clone(), Some(properties))
+        .map_err(|e| Error::Invalid(format!("cannot write Parquet: {e}")))?;
+    Ok(Box::new(ParquetEncoder { writer, sink }))
+}
+
+impl BatchEncoder for ParquetEncoder {
+    fn write(&mut self, batch: &RecordBatch) -> Result<Bytes> {
+        self.writer
+            .write(batch)
+            .map_err(|e| Error::Invalid(format!("encoding Parquet: {e}")))?;
+        Ok(self.sink.take())
+    }
+
+    fn finish(self: Box<Self>) -> Result<Bytes> {
+        self.writer
+            .close()
+            .map_err(|e| Error::Invalid(format!("encoding Parquet: {e}")))?;
+        Ok(self.sink.take())
+    }
+}
+
+/// Stream the batches of the Parquet file `relative`.
+pub async fn read(
+    location: &Location,
+    relative: &str,
+    batch_size: usize,
+) -> Result<SendableRecordBatchStream> {
+    let url = location.describe(relative);
+    let bad = move |e: &dyn std::fmt::Display| Error::Storage {
+        url: url.clone(),
+        reason: format!("not a readable Parquet file: {e}"),
+    };
+    let size = location.size(relative).await?;
+    let reader = StoreReader {
+        store: location.store(),
+        path: location.path(relative),
+        size,
+    };
+    let builder = ParquetRecordBatchStreamBuilder::new(reader)
+        .await
+        .map_err(|e| bad(&e))?;
+    let schema = builder.schema().clone();
+    let stream = builder
+        .with_batch_size(batch_size)
+        .build()
+        .map_err(|e| bad(&e))?;
+    let stream = stream.map(move |r| {
+        r.map_err(|e| datafusion::error::DataFusionError::External(Box::new(bad(&e))))
+    });
+    Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+}
+
+/// Ranged reads of one object, as the Parquet reader asks for them.
+struct StoreReader {
+    store: Arc<dyn ObjectStore>,
+    path: object_store::path::Path,
+    size: u64,
+}
+
+fn external(e: object_store::Error) -> ParquetError {
+    ParquetError::External(Box::new(e))
+}
+
+impl AsyncFileReader for StoreReader {
+    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        async move {
+            self.store
+                .get_range(&self.path, range)
+                .await
+                .map_err(external)
+        }
+        .boxed()
+    }
+
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+        async move {
+            self.store
+                .get_ranges(&self.path, &ranges)
+                .await
+                .map_err(external)
+        }
+        .boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        async move {
+            let size = self.size;
+            let metadata = ParquetMetaDataReader::new()
+                .with_arrow_reader_options(options)
+                .load_and_finish(self, size)
+                .await?;
+            Ok(Arc::new(metadata))
+        }
+        .boxed()
+    }
+}
