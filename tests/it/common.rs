@@ -138,3 +138,39 @@ pub async fn hr_schema(db: &TestDb) {
     db.execute(&std::fs::read_to_string(repo_file("pipelines/hr/schema.sql")).unwrap())
         .await;
 }
+
+/// A table with a column of every kind in the type table (and some the server casts).
+pub const EVERY_TYPE: &str = "
+    CREATE TYPE mood AS ENUM ('sad', 'happy');
+    CREATE DOMAIN pos AS int4 CHECK (VALUE > 0);
+    CREATE TABLE everything (
+        id int8 PRIMARY KEY, b bool, i2 int2, i4 int4, f4 real, f8 float8, n numeric(30,4),
+        nu numeric, n38 numeric(38,12), t text, vc varchar(5), c char(3), by bytea, d date, tm time,
+        ts timestamp, tz timestamptz, u uuid, j json, jb jsonb, ip inet, iv interval, m mood,
+        arr int4[], tarr text[], p pos, money_col money,
+        g int8 GENERATED ALWAYS AS (id * 2) STORED
+    );";
+
+/// Edge values of every column: NULLs, empty strings, NaN and infinities, 30-digit and
+/// unconstrained numerics, timestamps before 1970, across DST and in 9999, several offsets,
+/// unicode, bytea with zero bytes, empty arrays and arrays with NULLs, nested json.
+pub const EVERY_TYPE_ROWS: &str = "
+    INSERT INTO everything (id, b, i2, i4, f4, f8, n, nu, n38, t, vc, c, by, d, tm, ts, tz, u, j, jb, ip, iv, m, arr, tarr, p, money_col) VALUES
+    (1, true, -32768, 2147483647, 'NaN', '-Infinity', 12345678901234567890123456.1235,
+     '3.14159265358979323846264338327950288419716939937510', 12345678901234567890.123456789012, 'a,b\"c', 'abcde', 'ab',
+     '\\x00ff00', '1969-07-20', '23:59:59.999999', '1900-01-01 00:00:00', '2021-06-01 12:00:00+02',
+     'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"b\": 1,  \"a\": [1, {\"c\": null}]}', '{\"k\": \"v\"}',
+     '192.168.0.1/24', '1 year 2 mons 3 days 04:05:06.789', 'happy', '{1,NULL,3}', '{\"x y\",NULL,\"\"}', 7, 12.34),
+    (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+    (3, false, 0, 0, 'Infinity', 5e-324, -0.0001, 'NaN', -0.000000000001, '', '', '', '', '9999-12-31', '00:00:00',
+     '9999-12-31 23:59:59.999999', '1960-01-01 00:00:00-05', '00000000-0000-0000-0000-000000000000', '[]', 'null',
+     '::1', '-1 mons', 'sad', '{}', '{}', 1, -1),
+    (4, true, 1, 1, 1.5, 0.1, 1, 1e-20, 1, 'üñî ✓ 😀', 'ü', 'x', '\\x', '2000-02-29', '12:00:00', '1970-01-01 00:00:00',
+     '2016-03-27 01:30:00+01', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '\"s\"', '[1, {\"a\": {\"b\": [true]}}]',
+     '10.0.0.0/8', '0', 'happy', '{-1}', '{NULL}', 2147483647, 0)";
+
+/// A digest of a table's whole content (its `id` orders the rows).
+pub fn digest(table: &str) -> String {
+    format!("SELECT md5(string_agg(x::text, '|' ORDER BY id)) FROM {table} x")
+}
