@@ -58,6 +58,9 @@ struct BackupRestoreArgs {
     /// Print the plan (tables, actions, rows) and write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Create the target database first if it does not exist.
+    #[arg(long)]
+    create_database: bool,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -102,6 +105,9 @@ pub async fn run(args: RestoreArgs, progress: bool) -> Result<()> {
 async fn restore(args: BackupRestoreArgs, progress: bool) -> Result<()> {
     let from = args.from.expect("clap requires --from");
     let location = Location::parse(&from, &args.storage.options())?;
+    if args.create_database && !args.dry_run {
+        args.target.create_database_if_missing().await?;
+    }
     let plan = RestoreJob::new(location, args.target)
         .with_backup(Some(args.backup))
         .with_tables(args.tables)

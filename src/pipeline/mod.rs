@@ -13,7 +13,9 @@ pub mod validate;
 
 use std::path::PathBuf;
 
+use crate::backup::RestoreMode;
 use crate::formats::csv::CsvOptions;
+use crate::formats::{Compression, FileFormat};
 use crate::postgres::DbUrl;
 use crate::postgres::write::LoadMode;
 
@@ -53,6 +55,36 @@ pub enum Step {
         tables: Vec<String>,
         mode: LoadMode,
     },
+    Backup(BackupStep),
+    Restore(RestoreStep),
+    Compare {
+        left: DbUrl,
+        right: DbUrl,
+        tables: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct BackupStep {
+    pub source: DbUrl,
+    pub to: String,
+    pub schemas: Vec<String>,
+    pub tables: Vec<String>,
+    pub format: FileFormat,
+    pub compression: Option<Compression>,
+    pub max_file_size: Option<u64>,
+    pub verify: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RestoreStep {
+    pub target: DbUrl,
+    pub from: String,
+    pub backup: Option<String>,
+    pub tables: Vec<String>,
+    pub into_schema: Option<String>,
+    pub mode: RestoreMode,
+    pub create_database: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -87,16 +119,25 @@ impl Step {
             Step::SqlScript { .. } => "sql_script",
             Step::ImportCsv(_) => "import_csv",
             Step::TableCopy { .. } => "table_copy",
+            Step::Backup(_) => "backup",
+            Step::Restore(_) => "restore",
+            Step::Compare { .. } => "compare",
         }
     }
 
-    /// The databases the step connects to (checked before any step runs).
+    /// The databases the step connects to (checked before any step runs). A database the
+    /// step creates is not among them, and neither is a database an earlier step of the
+    /// pipeline may create (it would not exist yet).
     pub fn connections(&self) -> Vec<&DbUrl> {
         match self {
             Step::SchemaCopy { source, target, .. } => vec![source, target],
             Step::SqlScript { connection, .. } => vec![connection],
             Step::ImportCsv(import) => vec![&import.target],
             Step::TableCopy { source, target, .. } => vec![source, target],
+            Step::Backup(backup) => vec![&backup.source],
+            Step::Restore(restore) if restore.create_database => vec![],
+            Step::Restore(restore) => vec![&restore.target],
+            Step::Compare { left, .. } => vec![left],
         }
     }
 }

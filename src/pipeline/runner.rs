@@ -6,12 +6,15 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::report::{RunReport, Status, StepReport};
-use super::{ImportSource, ImportStep, Pipeline, Step};
+use super::{BackupStep, ImportSource, ImportStep, Pipeline, Step};
+use crate::backup::{BackupJob, RestoreJob};
 use crate::blocking::spawn_blocking;
 use crate::error::{Error, Result};
 use crate::import::{CsvImport, DirImport};
+use crate::postgres::compare::compare_tables;
 use crate::postgres::transfer::TableCopy;
 use crate::postgres::{ddl, script};
+use crate::storage::{Location, S3Options};
 
 /// Settings of one run.
 #[derive(Debug, Clone)]
@@ -112,7 +115,48 @@ async fn run_step(step: &Step, options: &RunOptions) -> Result<serde_json::Value
                 .with_mode(*mode);
             Ok(to_json(&copy.run().await?))
         }
+        Step::Backup(backup) => run_backup(backup, options).await,
+        Step::Restore(restore) => {
+            if restore.create_database {
+                restore.target.create_database_if_missing().await?;
+            }
+            let from = Location::parse(&restore.from, &S3Options::default())?;
+            let plan = RestoreJob::new(from, restore.target.clone())
+                .with_backup(restore.backup.clone())
+                .with_tables(restore.tables.clone())
+                .with_into_schema(restore.into_schema.clone())
+                .with_mode(restore.mode)
+                .with_progress(options.progress)
+                .run()
+                .await?;
+            Ok(to_json(&plan))
+        }
+        Step::Compare {
+            left,
+            right,
+            tables,
+        } => Ok(to_json(&compare_tables(left, right, tables).await?)),
     }
+}
+
+async fn run_backup(step: &BackupStep, options: &RunOptions) -> Result<serde_json::Value> {
+    let to = Location::parse(&step.to, &S3Options::default())?;
+    let mut job = BackupJob::new(step.source.clone(), to.clone())
+        .with_schemas(step.schemas.clone())
+        .with_tables(step.tables.clone())
+        .with_format(step.format)
+        .with_compression(step.compression)
+        .with_progress(options.progress);
+    if let Some(bytes) = step.max_file_size {
+        job = job.with_max_file_size(bytes);
+    }
+    let summary = job.run().await?;
+    let verified = if step.verify {
+        Some(crate::backup::verify(&to, Some(&summary.backup_id), 64 * 1024).await?)
+    } else {
+        None
+    };
+    Ok(serde_json::json!({ "backup": summary, "verified": verified }))
 }
 
 async fn import_csv(step: &ImportStep, options: &RunOptions) -> Result<serde_json::Value> {

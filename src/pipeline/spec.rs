@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::backup::RestoreMode;
+use crate::formats::{Compression, FileFormat};
 use crate::postgres::write::LoadMode;
 
 /// A whole pipeline file.
@@ -27,6 +29,60 @@ pub enum StepSpec {
     SqlScript(SqlScriptSpec),
     ImportCsv(ImportCsvSpec),
     TableCopy(TableCopySpec),
+    Backup(BackupSpec),
+    Restore(RestoreSpec),
+    Compare(CompareSpec),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSpec {
+    pub name: Option<String>,
+    /// The database to back up.
+    pub connection: String,
+    /// A directory, file://, s3:// or memory:// URL.
+    pub to: String,
+    #[serde(default = "default_schemas")]
+    pub schemas: Vec<String>,
+    #[serde(default)]
+    pub tables: Vec<String>,
+    #[serde(default)]
+    pub format: FileFormat,
+    pub compression: Option<Compression>,
+    pub max_file_size: Option<u64>,
+    /// Re-read the backup after writing it (`backup verify`).
+    #[serde(default)]
+    pub verify: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreSpec {
+    pub name: Option<String>,
+    /// The database to restore into.
+    pub connection: String,
+    /// The backup location.
+    pub from: String,
+    /// A backup id or `latest`.
+    pub backup: Option<String>,
+    #[serde(default)]
+    pub tables: Vec<String>,
+    pub into_schema: Option<String>,
+    #[serde(default)]
+    pub mode: RestoreMode,
+    /// Create the target database first if it does not exist.
+    #[serde(default)]
+    pub create_database: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareSpec {
+    pub name: Option<String>,
+    pub left: String,
+    pub right: String,
+    /// `table` or `schema.table`.
+    pub tables: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use super::interpolate::expand;
 use super::spec::{ImportCsvSpec, PipelineSpec, StepSpec};
-use super::{ImportSource, ImportStep, NamedStep, Pipeline, Step};
+use super::{BackupStep, ImportSource, ImportStep, NamedStep, Pipeline, RestoreStep, Step};
 use crate::error::{Error, Result};
 use crate::formats::csv::CsvOptions;
 use crate::postgres::DbUrl;
+use crate::storage::{Location, S3Options};
 
 /// Read, expand, parse and check the pipeline at `path`.
 pub fn load(path: &Path) -> Result<Pipeline> {
@@ -104,6 +105,13 @@ impl Ctx<'_> {
         None
     }
 
+    /// Check a storage URL's form (the location itself is reached when the step runs).
+    fn location(&mut self, at: &str, url: &str) {
+        if let Err(e) = Location::parse(url, &S3Options::default()) {
+            self.problem(at, e);
+        }
+    }
+
     fn existing(&mut self, at: &str, file: &str, want_dir: bool) -> Option<PathBuf> {
         let path = self.base.join(file);
         match std::fs::metadata(&path) {
@@ -164,6 +172,51 @@ impl Ctx<'_> {
                     schemas: s.schemas,
                     tables: s.tables,
                     mode: s.mode,
+                };
+                (s.name, step)
+            }
+            StepSpec::Backup(s) => {
+                let source = self.connection(&format!("{at}.connection"), &s.connection);
+                self.location(&format!("{at}.to"), &s.to);
+                if s.max_file_size == Some(0) {
+                    self.problem(&format!("{at}.max_file_size"), "must be at least 1 byte");
+                }
+                let step = Step::Backup(BackupStep {
+                    source: source?,
+                    to: s.to,
+                    schemas: s.schemas,
+                    tables: s.tables,
+                    format: s.format,
+                    compression: s.compression,
+                    max_file_size: s.max_file_size,
+                    verify: s.verify,
+                });
+                (s.name, step)
+            }
+            StepSpec::Restore(s) => {
+                let target = self.connection(&format!("{at}.connection"), &s.connection);
+                self.location(&format!("{at}.from"), &s.from);
+                let step = Step::Restore(RestoreStep {
+                    target: target?,
+                    from: s.from,
+                    backup: s.backup,
+                    tables: s.tables,
+                    into_schema: s.into_schema,
+                    mode: s.mode,
+                    create_database: s.create_database,
+                });
+                (s.name, step)
+            }
+            StepSpec::Compare(s) => {
+                let left = self.connection(&format!("{at}.left"), &s.left);
+                let right = self.connection(&format!("{at}.right"), &s.right);
+                if s.tables.is_empty() {
+                    self.problem(&format!("{at}.tables"), "name at least one table");
+                }
+                let step = Step::Compare {
+                    left: left?,
+                    right: right?,
+                    tables: s.tables,
                 };
                 (s.name, step)
             }

@@ -96,6 +96,25 @@ impl DbUrl {
         Self::parse(url.as_str())
     }
 
+    /// Create this URL's database (through the server's `postgres` database) unless it
+    /// exists; returns whether it was created.
+    pub async fn create_database_if_missing(&self) -> Result<bool> {
+        let admin = self.with_database("postgres")?.connect().await?;
+        let name = self.database();
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await
+            .map_err(|e| Error::pg(format!("looking for database {name}"), &e))?
+            .is_some();
+        if !exists {
+            admin
+                .batch_execute(&format!("CREATE DATABASE {}", quote_ident(name)))
+                .await
+                .map_err(|e| Error::pg(format!("creating database {name}"), &e))?;
+        }
+        Ok(!exists)
+    }
+
     /// Open a control connection; its driver task runs on the current runtime.
     pub async fn connect(&self) -> Result<Client> {
         let (client, connection) =

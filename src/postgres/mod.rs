@@ -4,6 +4,7 @@
 pub mod bulk;
 pub mod cast_check;
 pub mod catalog;
+pub mod compare;
 pub mod connect;
 pub mod ddl;
 pub mod read;

@@ -160,3 +160,85 @@ async fn schema_copy_and_table_copy_steps_migrate_a_database() {
     assert_eq!(target.value(rows).await, source.value(rows).await);
     assert_eq!(target.value("SELECT hello_world()").await, "Hello, World!");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hr_backup_backs_up_verifies_restores_into_a_new_database_and_compares() {
+    let db = TestDb::new().await;
+    let restored = db
+        .url
+        .with_database(&format!("{}_restored", db.url.database()))
+        .unwrap();
+    let drop_restored = format!("DROP DATABASE IF EXISTS {}", restored.database());
+    let admin = crate::common::admin_url().connect().await.unwrap();
+    admin.batch_execute(&drop_restored).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("run.json");
+    let backups = tmp.path().join("backups");
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lakeshift"))
+            .args([
+                "run",
+                repo_file("pipelines/hr_backup.yaml").to_str().unwrap(),
+            ])
+            .arg("--report")
+            .arg(&report)
+            .arg("--work-dir")
+            .arg(tmp.path())
+            .env("DATABASE_URL", db.url.expose())
+            .env("RESTORE_DATABASE_URL", restored.expose())
+            .env("BACKUP_DIR", &backups)
+            .env_remove("HR_DATA_DIR")
+            .output()
+            .unwrap()
+    };
+    // Twice: the second run restores over the first restore (mode replace).
+    for _ in 0..2 {
+        let out = run();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["status"], "succeeded");
+    assert_eq!(json["steps"][2]["output"]["verified"]["rows"], 100_195);
+    assert_eq!(json["steps"][3]["output"]["tables"][2]["action"], "replace");
+    assert_eq!(json["steps"][4]["output"][2]["right_rows"], 100_000);
+    let listed = lakeshift(
+        &db.url,
+        &["backup", "list", "--at", backups.to_str().unwrap()],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout)
+            .matches("complete")
+            .count(),
+        2
+    );
+    // The compare step is not a formality: a changed row fails it.
+    let restored_db = restored.connect().await.unwrap();
+    restored_db
+        .batch_execute("UPDATE hired_employees SET name = name || '!' WHERE id = 7")
+        .await
+        .unwrap();
+    let compare = tmp.path().join("compare.yaml");
+    std::fs::write(
+        &compare,
+        "connections: {a: \"${DATABASE_URL}\", b: \"${RESTORE_DATABASE_URL}\"}\nsteps:\n  - {type: compare, left: a, right: b, tables: [jobs, hired_employees]}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lakeshift"))
+        .args(["run", compare.to_str().unwrap()])
+        .env("DATABASE_URL", db.url.expose())
+        .env("RESTORE_DATABASE_URL", restored.expose())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("hired_employees differs") && stderr(&out).contains("other content"),
+        "{}",
+        stderr(&out)
+    );
+    drop(restored_db);
+    admin
+        .batch_execute(&format!("{drop_restored} WITH (FORCE)"))
+        .await
+        .unwrap();
+}
