@@ -5,30 +5,8 @@
 #
 #   benches/copy.sh              # 10M rows
 #   benches/copy.sh 1000000
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakeshift-target}"
-PEERS="$(cd ../shared/peers && pwd)"
-ADMIN="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-BASE="${ADMIN%/*}"
-ROWS="${1:-10000000}"
-WORK="$(mktemp -d)"
-cleanup() {
-  rm -rf "$WORK"
-  for db in lakeshift_bench_src lakeshift_bench_peer lakeshift_bench_dst; do
-    psql "$ADMIN" -X -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
-  done
-}
-trap cleanup EXIT
-
-cargo build --release --quiet
-BIN="$CARGO_TARGET_DIR/release/lakeshift"
-psql "$ADMIN" -X -q -c "DROP DATABASE IF EXISTS lakeshift_bench_src" -c "CREATE DATABASE lakeshift_bench_src"
-SRC="$BASE/lakeshift_bench_src"
-psql "$SRC" -X -q -f "$PEERS/schema.sql" 2>/dev/null
-"$BIN" -q demo generate "$WORK/data" --rows "$ROWS" --seed 1
-"$BIN" -q import dir "$WORK/data" --target "$SRC"
-psql "$SRC" -X -q -c "VACUUM ANALYZE"
+BENCH_DBS="lakeshift_bench_peer lakeshift_bench_dst"
+source "$(dirname "$0")/source-db.sh"
 
 # The peer: dump, then restore into a fresh database (its timing includes createdb).
 dump=$("$PEERS/c2_pg_dump.sh" "$SRC" "$WORK/he.dump" Fc)

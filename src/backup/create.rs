@@ -105,7 +105,7 @@ impl BackupJob {
     pub async fn run(self) -> Result<BackupSummary> {
         let started = Instant::now();
         let catalog = Catalog::load(&self.source, &self.schemas).await?;
-        let tables = self.plan(&catalog)?;
+        let tables = catalog.select_tables(&self.tables, &self.source)?;
         let snapshot = Snapshot::export(&self.source, &tables).await?;
         let created_at = chrono::Utc::now();
         let backup_id = new_backup_id(created_at);
@@ -151,29 +151,6 @@ impl BackupJob {
             bytes: manifest.bytes(),
             seconds: started.elapsed().as_secs_f64(),
         })
-    }
-
-    /// The tables to back up, parents first.
-    fn plan<'a>(&self, catalog: &'a Catalog) -> Result<Vec<&'a Table>> {
-        for name in &self.tables {
-            if catalog.table(name).is_none() {
-                return Err(Error::UnknownTable {
-                    table: name.clone(),
-                    url: self.source.redacted(),
-                });
-            }
-        }
-        Ok(catalog
-            .tables_in_fk_order()
-            .into_iter()
-            .filter(|t| {
-                self.tables.is_empty()
-                    || self
-                        .tables
-                        .iter()
-                        .any(|n| catalog.table(n).is_some_and(|s| s.oid == t.oid))
-            })
-            .collect())
     }
 
     async fn back_up_table(

@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::postgres::DbUrl;
 use crate::postgres::catalog::{Catalog, Column, Table};
 use crate::postgres::connect::{quote_ident, quote_literal};
-use crate::postgres::types::{PgKind, arrow_field};
+use crate::postgres::types::{PG_TYPE_KEY, PgKind, arrow_field};
 
 /// How a table is read.
 #[derive(Debug, Clone, Copy)]
@@ -234,10 +234,11 @@ pub async fn read_table(
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_string(),
         format!("SET TRANSACTION SNAPSHOT {}", quote_literal(snapshot.id())),
     ];
-    let source = SourceConn::try_from(url.expose()).map_err(|e| Error::Connect {
-        url: url.redacted(),
-        reason: url.scrub(&e.to_string()),
-    })?;
+    let source =
+        SourceConn::try_from(url.connectorx_url().as_str()).map_err(|e| Error::Connect {
+            url: url.redacted(),
+            reason: url.scrub(&e.to_string()),
+        })?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
     let (label, target, url) = (table.name.clone(), schema.clone(), url.clone());
     let groups: Vec<Vec<String>> = queries
@@ -335,6 +336,14 @@ pub fn conform(batch: &RecordBatch, schema: &SchemaRef, table: &str) -> Result<R
             (DataType::Utf8 | DataType::LargeUtf8, DataType::FixedSizeBinary(16)) => {
                 uuids(column).map_err(failed)?
             }
+            (_, to @ DataType::Decimal128(..)) => cast_with_options(column, to, &options)
+                .map_err(|e| match e.to_string() {
+                    nan if nan.contains("'NaN'") => failed(format!(
+                        "holds NaN, which a {} column (Decimal128) cannot carry; alter it to unconstrained numeric to move it",
+                        field.metadata().get(PG_TYPE_KEY).map_or("numeric", String::as_str)
+                    )),
+                    other => failed(other),
+                })?,
             (_, to) => {
                 cast_with_options(column, to, &options).map_err(|e| failed(e.to_string()))?
             }

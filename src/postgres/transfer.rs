@@ -149,27 +149,8 @@ impl TableCopy {
         source: &'a Catalog,
         target: &'a Catalog,
     ) -> Result<Vec<(&'a Table, &'a Table)>> {
-        for name in &self.tables {
-            if source.table(name).is_none() {
-                return Err(Error::UnknownTable {
-                    table: name.clone(),
-                    url: self.source.redacted(),
-                });
-            }
-        }
-        let wanted = |t: &Table| {
-            self.tables.is_empty()
-                || self
-                    .tables
-                    .iter()
-                    .any(|n| source.table(n).is_some_and(|s| s.oid == t.oid))
-        };
         let mut plan = Vec::new();
-        for table in source
-            .tables_in_fk_order()
-            .into_iter()
-            .filter(|t| wanted(t))
-        {
+        for table in source.select_tables(&self.tables, &self.source)? {
             let qualified = format!("{}.{}", table.schema, table.name);
             let Some(twin) = target.table(&qualified) else {
                 return Err(Error::UnknownTable {

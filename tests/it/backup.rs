@@ -633,3 +633,23 @@ async fn restoring_over_a_table_of_another_shape_fails_before_writing() {
     );
     assert_eq!(target.count("hired_employees").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_backup_says_why_and_leaves_nothing_behind() {
+    let source = TestDb::new().await;
+    source
+        .execute("CREATE TABLE prices (id int PRIMARY KEY, amount numeric(10,2)); INSERT INTO prices VALUES (1, 2.50), (2, 'NaN')")
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = lakeshift(
+        &source.url,
+        &["backup", "--to", dir.path().to_str().unwrap()],
+    );
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("prices.amount: holds NaN") && message.lines().count() <= 2,
+        "{message}"
+    );
+    assert!(walk(dir.path()).is_empty(), "{:?}", walk(dir.path()));
+}

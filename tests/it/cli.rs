@@ -158,7 +158,9 @@ fn every_command_has_help_with_examples() {
     let url = crate::common::admin_url();
     let top = lakeshift(&url, &["--help"]);
     let text = String::from_utf8_lossy(&top.stdout);
-    for command in ["schema", "copy", "import", "run", "validate", "demo"] {
+    for command in [
+        "schema", "copy", "import", "backup", "restore", "run", "validate", "demo",
+    ] {
         assert!(text.contains(command), "{command} missing from --help");
     }
     for command in [
@@ -167,6 +169,11 @@ fn every_command_has_help_with_examples() {
         &["copy"],
         &["import", "csv"],
         &["import", "dir"],
+        &["backup"],
+        &["backup", "list"],
+        &["backup", "verify"],
+        &["restore"],
+        &["restore", "file"],
         &["run"],
         &["validate"],
         &["demo", "generate"],
@@ -181,4 +188,44 @@ fn every_command_has_help_with_examples() {
             "{command:?} --help has no examples"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_backup_and_restore_input_is_one_clear_line() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let at = dir.path().to_str().unwrap();
+    assert_fails_with(
+        &lakeshift(&db.url, &["backup", "--to", "ftp://host/x"]),
+        "unsupported scheme ftp://",
+    );
+    assert_fails_with(
+        &lakeshift(&db.url, &["backup", "--to", at, "--tables", "nope"]),
+        "table nope does not exist",
+    );
+    assert_fails_with(
+        &lakeshift(&db.url, &["restore", "--from", at]),
+        "no complete backup here",
+    );
+    assert_fails_with(
+        &lakeshift(
+            &db.url,
+            &[
+                "restore",
+                "--from",
+                at,
+                "--backup",
+                "20260101T000000Z-000000",
+            ],
+        ),
+        "no such backup",
+    );
+    assert_fails_with(
+        &lakeshift(&db.url, &["backup", "verify", "--at", at]),
+        "no complete backup here",
+    );
+    assert_fails_with(
+        &lakeshift(&db.url, &["restore", "file", "--table", "t", "data.csv"]),
+        "cannot tell the format",
+    );
 }

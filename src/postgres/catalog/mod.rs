@@ -243,6 +243,25 @@ impl Catalog {
         })
     }
 
+    /// The tables `names` (`table` or `schema.table`) designate, all tables when it is
+    /// empty, in foreign-key order; a name that matches nothing is an error (`url` says
+    /// where it was looked for).
+    pub fn select_tables(&self, names: &[String], url: &DbUrl) -> Result<Vec<&Table>> {
+        let mut chosen = Vec::with_capacity(names.len());
+        for name in names {
+            let table = self.table(name).ok_or_else(|| Error::UnknownTable {
+                table: name.clone(),
+                url: url.redacted(),
+            })?;
+            chosen.push(table.oid);
+        }
+        Ok(self
+            .tables_in_fk_order()
+            .into_iter()
+            .filter(|t| names.is_empty() || chosen.contains(&t.oid))
+            .collect())
+    }
+
     /// Tables ordered so that every table comes after the tables its foreign keys reference
     /// (self references and cycles are broken by name order).
     pub fn tables_in_fk_order(&self) -> Vec<&Table> {

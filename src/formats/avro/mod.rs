@@ -1,33 +1,39 @@
-//! Avro object container files through arrow-avro: nullable columns become `["null", T]`
-//! unions, and timestamps, dates, decimals and uuids carry their logical types, so any Avro
-//! reader gets typed values back. Each batch is one OCF block.
+//! Avro object container files: arrow-avro encodes the rows (nullable columns become
+//! `["null", T]` unions; timestamps, dates, times, decimals and uuids carry their logical
+//! types, so any Avro reader gets typed values back) and [`container`] frames them, one
+//! block per batch. Reading is arrow-avro's.
 
 use std::collections::HashMap;
 use std::io::{BufReader, Read};
-use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use arrow_avro::compression::CompressionCodec;
 use arrow_avro::reader::ReaderBuilder;
-use arrow_avro::writer::format::AvroOcfFormat;
-use arrow_avro::writer::{Writer, WriterBuilder};
+use arrow_avro::schema::SCHEMA_METADATA_KEY;
+use arrow_avro::writer::format::AvroBinaryFormat;
+use arrow_avro::writer::{Encoder, WriterBuilder};
 use bytes::Bytes;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::StreamExt;
+use sha2::Digest;
 
-use super::{BatchEncoder, Compression, SharedBuffer};
+mod container;
+
+use super::{BatchEncoder, Compression};
 use crate::blocking::{receiver_stream, spawn_blocking};
 use crate::error::{Error, Result};
 use crate::postgres::types::PG_TYPE_KEY;
 use crate::storage::Location;
 
 struct AvroEncoder {
-    writer: Writer<SharedBuffer, AvroOcfFormat>,
-    sink: SharedBuffer,
-    /// The writer's schema: batches are re-labelled with it (same columns, Avro metadata).
+    encoder: Encoder,
+    /// The encoder's schema: batches are re-labelled with it (same columns, Avro metadata).
     schema: SchemaRef,
+    compression: Compression,
+    sync: [u8; 16],
+    /// The header, until it is written with the first block.
+    header: Option<Vec<u8>>,
 }
 
 /// An OCF encoder for batches of `schema`; the record is named after `record_name`.
@@ -36,24 +42,38 @@ pub fn encoder(
     record_name: &str,
     compression: Compression,
 ) -> Result<Box<dyn BatchEncoder>> {
-    let schema = Arc::new(avro_schema(schema, record_name));
-    let codec = match compression {
-        Compression::None => None,
-        Compression::Deflate => Some(CompressionCodec::Deflate),
-        Compression::Snappy => Some(CompressionCodec::Snappy),
-        Compression::Zstd => Some(CompressionCodec::ZStandard),
-    };
-    let sink = SharedBuffer::default();
-    let writer = WriterBuilder::new(schema.as_ref().clone())
-        .with_compression(codec)
+    let encoder = WriterBuilder::new(avro_schema(schema, record_name))
         .with_capacity(1 << 20)
-        .build::<_, AvroOcfFormat>(sink.clone())
+        .build_encoder::<AvroBinaryFormat>()
         .map_err(|e| Error::Invalid(format!("cannot write {record_name} as Avro: {e}")))?;
+    let schema = encoder.schema();
+    let json = schema
+        .metadata()
+        .get(SCHEMA_METADATA_KEY)
+        .cloned()
+        .ok_or_else(|| Error::Internal {
+            task: "writing Avro".into(),
+            reason: "the encoder has no Avro schema".into(),
+        })?;
+    let sync = sync_marker(record_name);
     Ok(Box::new(AvroEncoder {
-        writer,
-        sink,
+        header: Some(container::header(&json, compression, &sync)),
+        encoder,
         schema,
+        compression,
+        sync,
     }))
+}
+
+/// 16 bytes that differ from file to file (they delimit blocks; not a secret).
+fn sync_marker(record_name: &str) -> [u8; 16] {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let digest = sha2::Sha256::digest(format!("{nanos}/{}/{record_name}", std::process::id()));
+    let mut sync = [0u8; 16];
+    sync.copy_from_slice(&digest[..16]);
+    sync
 }
 
 /// `schema` as the Avro writer wants it: uuids marked with their logical type, the record
@@ -80,17 +100,19 @@ fn avro_schema(schema: &SchemaRef, record_name: &str) -> Schema {
 impl BatchEncoder for AvroEncoder {
     fn write(&mut self, batch: &RecordBatch) -> Result<Bytes> {
         let batch = RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())?;
-        self.writer
-            .write(&batch)
+        self.encoder
+            .encode(&batch)
             .map_err(|e| Error::Invalid(format!("encoding Avro: {e}")))?;
-        Ok(self.sink.take())
+        let rows = self.encoder.flush();
+        let block = container::block(rows.len(), rows.bytes(), self.compression, &self.sync)?;
+        let mut out = self.header.take().unwrap_or_default();
+        out.extend_from_slice(&block);
+        Ok(Bytes::from(out))
     }
 
     fn finish(mut self: Box<Self>) -> Result<Bytes> {
-        self.writer
-            .finish()
-            .map_err(|e| Error::Invalid(format!("encoding Avro: {e}")))?;
-        Ok(self.sink.take())
+        // A file without rows is its header alone.
+        Ok(Bytes::from(self.header.take().unwrap_or_default()))
     }
 }
 
