@@ -6,9 +6,6 @@ pub mod avro;
 pub mod csv;
 pub mod parquet;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
@@ -111,28 +108,4 @@ pub trait BatchEncoder: Send {
 
     /// End the file; returns its last bytes.
     fn finish(self: Box<Self>) -> Result<Bytes>;
-}
-
-/// A `Write` sink whose content the owner takes piece by piece while a format writer holds
-/// the sink.
-#[derive(Debug, Clone, Default)]
-struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl SharedBuffer {
-    fn take(&self) -> Bytes {
-        let mut buffer = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        Bytes::from(std::mem::take(&mut *buffer))
-    }
-}
-
-impl Write for SharedBuffer {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let mut buffer = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        buffer.extend_from_slice(data);
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

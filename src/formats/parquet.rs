@@ -7,8 +7,9 @@ use bytes::Bytes;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::StreamExt;
+use std::io::Write;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -21,7 +22,7 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::properties::WriterProperties;
 
-use super::{BatchEncoder, Compression, SharedBuffer};
+use super::{BatchEncoder, Compression};
 use crate::error::{Error, Result};
 use crate::storage::Location;
 
@@ -147,5 +148,29 @@ impl AsyncFileReader for StoreReader {
             Ok(Arc::new(metadata))
         }
         .boxed()
+    }
+}
+
+/// A `Write` sink whose content the encoder takes piece by piece while the Parquet writer
+/// holds the sink.
+#[derive(Debug, Clone, Default)]
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    fn take(&self) -> Bytes {
+        let mut buffer = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Bytes::from(std::mem::take(&mut *buffer))
+    }
+}
+
+impl Write for SharedBuffer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let mut buffer = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        buffer.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
