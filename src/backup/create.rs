@@ -168,26 +168,24 @@ impl BackupJob {
         let estimate = snapshot.estimated_rows(table).await?;
         let bar = crate::progress::rows_bar(estimate, &table.name, self.progress);
         let folder = format!("{}.{}", table.schema, table.name).replace('/', "_");
-        let record_name = table.name.clone();
+        let start_file = |index: usize| {
+            let path = format!(
+                "{folder}/part-{index:05}.{}",
+                manifest.file_format.extension()
+            );
+            let encoder = manifest
+                .file_format
+                .encoder(&schema, &table.name, manifest.compression);
+            async move { OpenFile::start(dir, path, encoder?).await }
+        };
         let mut files = Vec::new();
         let mut batches = stream.map_err(Error::from);
-        let mut current: Option<OpenFile> = None;
+        // Even an empty table gets a file: it records the schema for any reader.
+        let mut current = Some(start_file(0).await?);
         while let Some(batch) = batches.try_next().await? {
             let mut file = match current.take() {
                 Some(file) => file,
-                None => {
-                    let path = format!(
-                        "{folder}/part-{:05}.{}",
-                        files.len(),
-                        manifest.file_format.extension()
-                    );
-                    let encoder = manifest.file_format.encoder(
-                        &schema,
-                        &record_name,
-                        manifest.compression,
-                    )?;
-                    OpenFile::start(dir, path, encoder).await?
-                }
+                None => start_file(files.len()).await?,
             };
             bar.inc(batch.num_rows() as u64);
             file.write(batch).await?;
@@ -199,15 +197,6 @@ impl BackupJob {
         }
         if let Some(file) = current {
             files.push(file.finish().await?);
-        }
-        if files.is_empty() {
-            // An empty table still gets a file: it records the schema for any reader.
-            let path = format!("{folder}/part-00000.{}", manifest.file_format.extension());
-            let encoder =
-                manifest
-                    .file_format
-                    .encoder(&schema, &record_name, manifest.compression)?;
-            files.push(OpenFile::start(dir, path, encoder).await?.finish().await?);
         }
         bar.finish_and_clear();
         let rows = files.iter().map(|f| f.rows).sum();
@@ -299,18 +288,15 @@ async fn discard(dir: &Location) {
 }
 
 async fn source(url: &DbUrl, snapshot: &Snapshot) -> Result<Source> {
-    let parsed = url::Url::parse(url.expose()).ok();
+    let (host, port) = url.host_and_port();
     let row = snapshot
         .client()
         .query_one("SELECT current_setting('server_version')", &[])
         .await
         .map_err(|e| Error::pg("reading the server version", &e))?;
     Ok(Source {
-        host: parsed
-            .as_ref()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_else(|| "localhost".into()),
-        port: parsed.as_ref().and_then(|u| u.port()).unwrap_or(5432),
+        host,
+        port,
         database: url.database().to_string(),
         server_version: row.get(0),
     })

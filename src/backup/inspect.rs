@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::manifest::{FileEntry, Manifest};
 use crate::error::{Error, Result};
-use crate::formats::FileFormat;
+use crate::formats::{FileFormat, READ_BATCH_ROWS};
 use crate::storage::Location;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
@@ -30,7 +30,6 @@ pub async fn list(at: &Location) -> Result<Vec<BackupInfo>> {
     let mut found = Vec::new();
     for id in at.directories().await? {
         let dir = at.child(&id);
-        let bytes = dir.files().await?.iter().map(|(_, b)| b).sum();
         let info = match Manifest::read(&dir).await? {
             Some(m) => BackupInfo {
                 backup_id: id,
@@ -45,7 +44,7 @@ pub async fn list(at: &Location) -> Result<Vec<BackupInfo>> {
                 created_at: None,
                 tables: None,
                 rows: None,
-                bytes,
+                bytes: dir.files().await?.iter().map(|(_, b)| b).sum(),
                 complete: false,
             },
         };
@@ -100,7 +99,7 @@ pub struct VerifyReport {
 
 /// Re-read every file of the backup: size and sha256 as recorded, rows decoded as recorded,
 /// the columns the manifest lists. The first problem is the error.
-pub async fn verify(at: &Location, id: Option<&str>, batch_size: usize) -> Result<VerifyReport> {
+pub async fn verify(at: &Location, id: Option<&str>) -> Result<VerifyReport> {
     let manifest = open(at, id).await?;
     let dir = at.child(&manifest.backup_id);
     let mut report = VerifyReport {
@@ -115,13 +114,7 @@ pub async fn verify(at: &Location, id: Option<&str>, batch_size: usize) -> Resul
         for file in &table.files {
             let ((), decoded) = tokio::try_join!(
                 check_file(&dir, file),
-                count_rows(
-                    &dir,
-                    file,
-                    manifest.file_format,
-                    table.columns.len(),
-                    batch_size
-                )
+                count_rows(&dir, file, manifest.file_format, table.columns.len())
             )?;
             if decoded != file.rows {
                 return Err(corrupt(
@@ -190,9 +183,8 @@ async fn count_rows(
     file: &FileEntry,
     format: FileFormat,
     columns: usize,
-    batch_size: usize,
 ) -> Result<u64> {
-    let stream = format.read(dir, &file.path, batch_size).await?;
+    let stream = format.read(dir, &file.path, READ_BATCH_ROWS).await?;
     if stream.schema().fields().len() != columns {
         return Err(corrupt(
             dir,

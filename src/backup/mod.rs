@@ -12,4 +12,4 @@ pub mod restore_file;
 pub use create::{BackupJob, BackupSummary};
 pub use inspect::{BackupInfo, VerifyReport, list, verify};
 pub use manifest::Manifest;
-pub use restore::{RestoreJob, RestoreMode, RestorePlan};
+pub use restore::{RestoreJob, RestoreMode, RestorePlan, TableAction};

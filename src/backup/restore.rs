@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use super::inspect::{check_file, open};
 use super::manifest::{Manifest, TableEntry};
 use crate::error::{Error, Result};
+use crate::formats::READ_BATCH_ROWS;
 use crate::postgres::DbUrl;
 use crate::postgres::bulk::DeferredConstraints;
 use crate::postgres::catalog::{Catalog, Table};
@@ -56,8 +57,8 @@ pub struct RestoreJob {
     into_schema: Option<String>,
     mode: RestoreMode,
     dry_run: bool,
+    create_database: bool,
     progress: bool,
-    batch_size: usize,
 }
 
 /// The plan of a restore, and after a real one, what it did.
@@ -73,11 +74,32 @@ pub struct RestorePlan {
 pub struct PlannedTable {
     /// `schema.table` in the target.
     pub table: String,
-    /// `create`, `replace` or `append`.
-    pub action: &'static str,
+    pub action: TableAction,
     pub rows: u64,
     pub files: usize,
     pub seconds: f64,
+}
+
+/// What a restore does to one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableAction {
+    /// It does not exist: create it from the manifest's DDL.
+    Create,
+    /// Empty it, then load.
+    Replace,
+    /// Load into it as it is.
+    Append,
+}
+
+impl std::fmt::Display for TableAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            TableAction::Create => "create",
+            TableAction::Replace => "replace",
+            TableAction::Append => "append",
+        })
+    }
 }
 
 impl RestorePlan {
@@ -96,8 +118,8 @@ impl RestoreJob {
             into_schema: None,
             mode: RestoreMode::default(),
             dry_run: false,
+            create_database: false,
             progress: false,
-            batch_size: 64 * 1024,
         }
     }
 
@@ -130,6 +152,13 @@ impl RestoreJob {
         self
     }
 
+    /// Create the target database first if it does not exist (a dry run plans as if it
+    /// were created, empty).
+    pub fn with_create_database(mut self, on: bool) -> Self {
+        self.create_database = on;
+        self
+    }
+
     pub fn with_progress(mut self, on: bool) -> Self {
         self.progress = on;
         self
@@ -140,11 +169,15 @@ impl RestoreJob {
         let entries = self.select(&manifest)?;
         let names = SchemaNames::new(&entries, self.into_schema.as_deref());
         let target_schemas = names.targets();
-        let existing = Catalog::load(
-            &self.target,
-            &existing_schemas(&self.target, &target_schemas).await?,
-        )
-        .await?;
+        let missing_database = self.create_database && !self.target.database_exists().await?;
+        if missing_database && !self.dry_run {
+            self.target.create_database().await?;
+        }
+        let existing = if missing_database && self.dry_run {
+            Catalog::default()
+        } else {
+            Catalog::load_existing(&self.target, &target_schemas).await?
+        };
         let mut plan = RestorePlan {
             backup_id: manifest.backup_id.clone(),
             target: self.target.redacted(),
@@ -154,7 +187,7 @@ impl RestoreJob {
         for entry in &entries {
             let qualified = names.table(entry);
             let action = match (existing.table(&qualified), self.mode) {
-                (None, _) => "create",
+                (None, _) => TableAction::Create,
                 (Some(_), RestoreMode::FailIfExists) => {
                     return Err(Error::Invalid(format!(
                         "table {qualified} already exists in {} (restore with --mode replace or append, or --into-schema)",
@@ -164,9 +197,9 @@ impl RestoreJob {
                 (Some(twin), mode) => {
                     check_shape(entry, twin, &names)?;
                     if mode == RestoreMode::Replace {
-                        "replace"
+                        TableAction::Replace
                     } else {
-                        "append"
+                        TableAction::Append
                     }
                 }
             };
@@ -222,8 +255,8 @@ impl RestoreJob {
                 .await
                 .map_err(|e| Error::pg("preparing the restore", &e))?;
         }
-        let actions: Vec<&'static str> = plan.tables.iter().map(|t| t.action).collect();
-        let created = |i: usize| actions[i] == "create";
+        let actions: Vec<TableAction> = plan.tables.iter().map(|t| t.action).collect();
+        let created = |i: usize| actions[i] == TableAction::Create;
         for (i, entry) in entries.iter().enumerate() {
             if created(i) {
                 run_all(&tx, &entry.ddl.create, names, &entry.qualified()).await?;
@@ -233,7 +266,7 @@ impl RestoreJob {
         let replaced: Vec<String> = plan
             .tables
             .iter()
-            .filter(|t| t.action == "replace")
+            .filter(|t| t.action == TableAction::Replace)
             .map(|t| quoted_name(&t.table))
             .collect();
         if !replaced.is_empty() {
@@ -257,7 +290,7 @@ impl RestoreJob {
             let bar = crate::progress::rows_bar(entry.rows, &entry.name, self.progress);
             let counter = bar.clone();
             let checks = Checksums::default();
-            let batches = file_batches(&dir, entry, manifest, schema, self.batch_size, &checks)
+            let batches = file_batches(&dir, entry, manifest, schema, &checks)
                 .inspect_ok(move |b| counter.inc(b.num_rows() as u64));
             let rows = write::copy_batches(&tx, table, &load, LoadMode::Append, batches)
                 .await?
@@ -378,7 +411,6 @@ fn file_batches(
     entry: &TableEntry,
     manifest: &Manifest,
     schema: arrow::datatypes::SchemaRef,
-    batch_size: usize,
     checks: &Checksums,
 ) -> impl Stream<Item = Result<RecordBatch>> + Send + 'static {
     let (dir, format, checks) = (dir.clone(), manifest.file_format, checks.clone());
@@ -393,7 +425,7 @@ fn file_batches(
                 checks.push(tokio::spawn(async move {
                     check_file(&check_dir, &check_file_entry).await
                 }));
-                let batches = format.read(&dir, &file.path, batch_size).await?;
+                let batches = format.read(&dir, &file.path, READ_BATCH_ROWS).await?;
                 let url = dir.describe(&file.path);
                 Ok::<_, Error>(batches.map(move |batch| {
                     let batch = batch.map_err(Error::from)?;
@@ -449,9 +481,9 @@ async fn set_sequences(
     entry: &TableEntry,
     names: &SchemaNames,
     catalog: &Catalog,
-    action: &str,
+    action: TableAction,
 ) -> Result<()> {
-    if action == "append" {
+    if action == TableAction::Append {
         let table = catalog
             .table(&names.table(entry))
             .expect("planned table exists");
@@ -467,19 +499,6 @@ async fn set_sequences(
         .map_err(|e| Error::pg(format!("setting sequence {name}"), &e))?;
     }
     Ok(())
-}
-
-/// The schemas of `names` that exist in `target`.
-async fn existing_schemas(target: &DbUrl, names: &[String]) -> Result<Vec<String>> {
-    let client = target.connect().await?;
-    let rows = client
-        .query(
-            "SELECT nspname::text FROM pg_namespace WHERE nspname = ANY($1)",
-            &[&names],
-        )
-        .await
-        .map_err(|e| Error::pg("reading the target's schemas", &e))?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// Where each backed-up schema goes (`--into-schema`), and DDL rewritten accordingly.

@@ -9,7 +9,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::formats::FileFormat;
+use crate::formats::{FileFormat, READ_BATCH_ROWS};
 use crate::postgres::DbUrl;
 use crate::postgres::catalog::{Catalog, split_name};
 use crate::postgres::read::{conform, read_columns, read_schema};
@@ -48,7 +48,7 @@ pub async fn restore_file(
             url: target.redacted(),
         });
     };
-    let batches = format.read(&location, name, 64 * 1024).await?;
+    let batches = format.read(&location, name, READ_BATCH_ROWS).await?;
     let file_schema = batches.schema();
     let columns = read_columns(&catalog, table_def);
     let mut chosen = Vec::new();

@@ -191,7 +191,7 @@ async fn list(args: ListArgs) -> Result<()> {
 
 async fn verify(args: VerifyArgs) -> Result<()> {
     let location = Location::parse(&args.at, &args.storage.options())?;
-    let report = backup::verify(&location, Some(&args.backup), 64 * 1024).await?;
+    let report = backup::verify(&location, Some(&args.backup)).await?;
     print(&format!(
         "backup {} verified: {} tables, {} files, {} rows, {}\n",
         report.backup_id,

@@ -105,15 +105,13 @@ pub async fn run(args: RestoreArgs, progress: bool) -> Result<()> {
 async fn restore(args: BackupRestoreArgs, progress: bool) -> Result<()> {
     let from = args.from.expect("clap requires --from");
     let location = Location::parse(&from, &args.storage.options())?;
-    if args.create_database && !args.dry_run {
-        args.target.create_database_if_missing().await?;
-    }
     let plan = RestoreJob::new(location, args.target)
         .with_backup(Some(args.backup))
         .with_tables(args.tables)
         .with_into_schema(args.into_schema)
         .with_mode(args.mode)
         .with_dry_run(args.dry_run)
+        .with_create_database(args.create_database)
         .with_progress(progress)
         .run()
         .await?;

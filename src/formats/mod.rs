@@ -14,6 +14,9 @@ use datafusion::execution::SendableRecordBatchStream;
 use crate::error::Result;
 use crate::storage::Location;
 
+/// Rows per batch when data files are read back.
+pub const READ_BATCH_ROWS: usize = 64 * 1024;
+
 /// The format of a data file.
 #[derive(
     Debug,

@@ -117,15 +117,13 @@ async fn run_step(step: &Step, options: &RunOptions) -> Result<serde_json::Value
         }
         Step::Backup(backup) => run_backup(backup, options).await,
         Step::Restore(restore) => {
-            if restore.create_database {
-                restore.target.create_database_if_missing().await?;
-            }
             let from = Location::parse(&restore.from, &S3Options::default())?;
             let plan = RestoreJob::new(from, restore.target.clone())
                 .with_backup(restore.backup.clone())
                 .with_tables(restore.tables.clone())
                 .with_into_schema(restore.into_schema.clone())
                 .with_mode(restore.mode)
+                .with_create_database(restore.create_database)
                 .with_progress(options.progress)
                 .run()
                 .await?;
@@ -152,7 +150,7 @@ async fn run_backup(step: &BackupStep, options: &RunOptions) -> Result<serde_jso
     }
     let summary = job.run().await?;
     let verified = if step.verify {
-        Some(crate::backup::verify(&to, Some(&summary.backup_id), 64 * 1024).await?)
+        Some(crate::backup::verify(&to, Some(&summary.backup_id)).await?)
     } else {
         None
     };

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use tokio_postgres::config::Host;
 use tokio_postgres::{Client, NoTls};
 
 use crate::error::{Error, Result, pg_reason};
@@ -67,16 +68,27 @@ impl DbUrl {
     /// of a backup's time).
     pub fn connectorx_url(&self) -> String {
         let loopback = self.config.get_hosts().iter().all(|h| match h {
-            tokio_postgres::config::Host::Tcp(name) => {
-                matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1" | "[::1]")
-            }
-            tokio_postgres::config::Host::Unix(_) => true,
+            Host::Tcp(name) => matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1" | "[::1]"),
+            Host::Unix(_) => true,
         });
         if !loopback || self.raw.contains("sslmode=") {
             return self.raw.clone();
         }
         let separator = if self.raw.contains('?') { '&' } else { '?' };
         format!("{}{separator}sslmode=disable", self.raw)
+    }
+
+    /// The (first) server's host, or socket directory, and port.
+    pub fn host_and_port(&self) -> (String, u16) {
+        let host = match self.config.get_hosts().first() {
+            Some(Host::Tcp(name)) => name.clone(),
+            Some(Host::Unix(dir)) => dir.display().to_string(),
+            None => "localhost".into(),
+        };
+        (
+            host,
+            self.config.get_ports().first().copied().unwrap_or(5432),
+        )
     }
 
     /// The URL with its password replaced by `***`.
@@ -114,23 +126,25 @@ impl DbUrl {
         Self::parse(url.as_str())
     }
 
-    /// Create this URL's database (through the server's `postgres` database) unless it
-    /// exists; returns whether it was created.
-    pub async fn create_database_if_missing(&self) -> Result<bool> {
+    /// Whether this URL's database exists (asked through the server's `postgres` database).
+    pub async fn database_exists(&self) -> Result<bool> {
         let admin = self.with_database("postgres")?.connect().await?;
         let name = self.database();
-        let exists = admin
+        let found = admin
             .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
             .await
-            .map_err(|e| Error::pg(format!("looking for database {name}"), &e))?
-            .is_some();
-        if !exists {
-            admin
-                .batch_execute(&format!("CREATE DATABASE {}", quote_ident(name)))
-                .await
-                .map_err(|e| Error::pg(format!("creating database {name}"), &e))?;
-        }
-        Ok(!exists)
+            .map_err(|e| Error::pg(format!("looking for database {name}"), &e))?;
+        Ok(found.is_some())
+    }
+
+    /// Create this URL's database (through the server's `postgres` database).
+    pub async fn create_database(&self) -> Result<()> {
+        let admin = self.with_database("postgres")?.connect().await?;
+        let name = self.database();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {}", quote_ident(name)))
+            .await
+            .map_err(|e| Error::pg(format!("creating database {name}"), &e))
     }
 
     /// Open a control connection; its driver task runs on the current runtime.

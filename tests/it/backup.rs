@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lakeshift::backup::{BackupJob, Manifest, RestoreJob};
+use lakeshift::backup::{BackupJob, Manifest, RestoreJob, TableAction};
 use lakeshift::formats::FileFormat;
 use lakeshift::storage::{Location, S3Options};
 use serde_json::Value;
@@ -47,7 +47,7 @@ async fn round_trip(format: FileFormat, location: Location) {
         .run()
         .await
         .unwrap();
-    assert_eq!(plan.tables[0].action, "create");
+    assert_eq!(plan.tables[0].action, TableAction::Create);
     assert_eq!(plan.rows(), 4);
     let (ours, theirs) = (
         target.value(&digest("everything")).await,
@@ -315,6 +315,12 @@ async fn hr_source(rows: u64) -> TestDb {
     db
 }
 
+/// How many tables the `public` schema of `db` holds.
+async fn public_tables(db: &TestDb) -> String {
+    db.value("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        .await
+}
+
 fn run_ok(db: &TestDb, args: &[&str]) -> String {
     let output = lakeshift(&db.url, args);
     assert!(output.status.success(), "{args:?}: {}", stderr(&output));
@@ -399,9 +405,32 @@ async fn large_tables_split_into_files_and_restore_in_foreign_key_order() {
     let target = TestDb::new().await;
     let plan = run_ok(&target, &["restore", "--from", at, "--dry-run"]);
     assert!(plan.contains("create") && plan.contains("200000"), "{plan}");
+    assert_eq!(public_tables(&target).await, "0");
+    // A dry run into a database it would create plans every table as created, and creates
+    // nothing.
+    let absent = target
+        .url
+        .with_database(&format!("{}_absent", target.url.database()))
+        .unwrap();
+    let plan = run_ok(
+        &target,
+        &[
+            "restore",
+            "--from",
+            at,
+            "--target",
+            absent.expose(),
+            "--create-database",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(plan.matches("create ").count(), 3, "{plan}");
     assert_eq!(
         target
-            .value("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+            .value(&format!(
+                "SELECT count(*) FROM pg_database WHERE datname = '{}'",
+                absent.database()
+            ))
             .await,
         "0"
     );
@@ -547,12 +576,7 @@ async fn a_backup_killed_halfway_is_incomplete_and_refused() {
         "{}",
         stderr(&output)
     );
-    assert_eq!(
-        target
-            .value("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
-            .await,
-        "0"
-    );
+    assert_eq!(public_tables(&target).await, "0");
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -600,12 +624,7 @@ async fn a_corrupted_file_fails_verify_and_restore_names_it() {
         "{}",
         stderr(&output)
     );
-    assert_eq!(
-        target
-            .value("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
-            .await,
-        "0"
-    );
+    assert_eq!(public_tables(&target).await, "0");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -625,12 +644,7 @@ async fn restoring_over_a_table_of_another_shape_fails_before_writing() {
         message.contains("another shape") && message.contains("column name is text there"),
         "{message}"
     );
-    assert_eq!(
-        target
-            .value("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
-            .await,
-        "1"
-    );
+    assert_eq!(public_tables(&target).await, "1");
     assert_eq!(target.count("hired_employees").await, 0);
 }
 

@@ -196,8 +196,18 @@ impl Table {
 }
 
 impl Catalog {
-    /// Read the given schemas of the database at `url`, in one snapshot.
+    /// Read the given schemas of the database at `url`, in one snapshot; a schema that does
+    /// not exist is an error.
     pub async fn load(url: &DbUrl, schemas: &[String]) -> Result<Self> {
+        Self::read(url, schemas, true).await
+    }
+
+    /// Like [`Catalog::load`], but the schemas that do not exist are left out.
+    pub async fn load_existing(url: &DbUrl, schemas: &[String]) -> Result<Self> {
+        Self::read(url, schemas, false).await
+    }
+
+    async fn read(url: &DbUrl, schemas: &[String], require_all: bool) -> Result<Self> {
         let mut client = url.connect().await?;
         let tx = client
             .build_transaction()
@@ -206,18 +216,28 @@ impl Catalog {
             .start()
             .await
             .map_err(|e| Error::pg("reading the catalog", &e))?;
-        Self::load_in(&tx, url, schemas).await
+        Self::query(&tx, url, schemas, require_all).await
     }
 
     /// Read the given schemas as `tx` sees them (its own uncommitted tables included).
     /// Leaves `search_path = pg_catalog` set for the rest of the transaction.
     pub async fn load_in(tx: &Transaction<'_>, url: &DbUrl, schemas: &[String]) -> Result<Self> {
+        Self::query(tx, url, schemas, true).await
+    }
+
+    async fn query(
+        tx: &Transaction<'_>,
+        url: &DbUrl,
+        schemas: &[String],
+        require_all: bool,
+    ) -> Result<Self> {
         tx.batch_execute("SET LOCAL search_path = pg_catalog")
             .await
             .map_err(|e| Error::pg("reading the catalog", &e))?;
         queries::Queries {
             client: tx,
             schemas,
+            require_all,
         }
         .load(url)
         .await

@@ -14,6 +14,8 @@ use crate::postgres::connect::DbUrl;
 pub(super) struct Queries<'a, C> {
     pub(super) client: &'a C,
     pub(super) schemas: &'a [String],
+    /// A schema that does not exist is an error (otherwise it is left out).
+    pub(super) require_all: bool,
 }
 
 impl<C: GenericClient + Sync> Queries<'_, C> {
@@ -34,7 +36,8 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        if let Some(missing) = self.schemas.iter().find(|s| !found.contains(s)) {
+        let missing = self.schemas.iter().find(|s| !found.contains(s));
+        if let Some(missing) = missing.filter(|_| self.require_all) {
             return Err(Error::UnknownSchema {
                 schema: missing.clone(),
                 url: url.redacted(),
@@ -45,7 +48,12 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
         self.attach_columns(&mut tables, &sequences).await?;
         self.attach_constraints(&mut tables).await?;
         Ok(Catalog {
-            schemas: self.schemas.to_vec(),
+            schemas: self
+                .schemas
+                .iter()
+                .filter(|s| found.contains(s))
+                .cloned()
+                .collect(),
             extensions: self.extensions().await?,
             enums: self.enums().await?,
             domains: self.domains().await?,
