@@ -13,9 +13,14 @@ pub enum Error {
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },
 
-    /// A statement failed; `context` says what lakeshift was doing.
+    /// A statement failed; `context` says what lakeshift was doing, `sqlstate` is the
+    /// server's error code when the server answered.
     #[error("{context}: {reason}")]
-    Postgres { context: String, reason: String },
+    Postgres {
+        context: String,
+        reason: String,
+        sqlstate: Option<String>,
+    },
 
     #[error("table {table} does not exist in {url}")]
     UnknownTable { table: String, url: String },
@@ -80,6 +85,7 @@ impl Error {
         Error::Postgres {
             context: context.into(),
             reason: pg_reason(err),
+            sqlstate: err.code().map(|c| c.code().to_string()),
         }
     }
 

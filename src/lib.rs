@@ -5,8 +5,9 @@
 //! pipeline runner and the REST service all call the functions of this library.
 //!
 //! Dependencies point one way: [`error`] <- [`postgres`], [`formats`] <- [`import`], [`demo`]
-//! <- [`pipeline`] <- `cli` (in the binary).
+//! <- [`pipeline`] <- `cli` (in the binary); [`api`] (the REST service) sits beside `pipeline`.
 
+pub mod api;
 pub mod arrow_bridge;
 pub mod backup;
 pub mod blocking;

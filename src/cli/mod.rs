@@ -7,6 +7,8 @@ mod import;
 mod pipeline;
 mod restore;
 mod schema;
+mod serve;
+mod user;
 
 use std::io::Write;
 
@@ -17,8 +19,8 @@ use lakeshift::{Error, Result};
 /// Move and serve Postgres data through Apache Arrow.
 ///
 /// lakeshift migrates Postgres schemas, loads historical CSV exports with a row-level reject
-/// log, backs tables up to Avro/Parquet and restores them, and runs declarative pipelines
-/// of such steps. Database URLs come from flags, from a
+/// log, backs tables up to Avro/Parquet and restores them, serves a REST API for batch
+/// ingestion, and runs declarative pipelines of such steps. Database URLs come from flags, from a
 /// pipeline's `connections`, or from DATABASE_URL (default
 /// postgres://postgres@127.0.0.1:5432/postgres). Passwords are never printed.
 #[derive(Debug, Parser)]
@@ -91,6 +93,23 @@ enum Command {
     /// Demo data: the HR data set in the format of the historical exports.
     #[command(subcommand)]
     Demo(demo::DemoCommand),
+    /// Serve the REST ingestion API (JWT auth, OpenAPI document, Swagger UI at /docs).
+    ///
+    /// Users post batches of 1 to 1000 records per table; each record is checked against
+    /// the table (types, lengths, required fields, foreign keys), valid ones are inserted in
+    /// one transaction with ids assigned by the server, rejected ones are reported and
+    /// logged in lakeshift_ingest_rejects. Needs LAKESHIFT_JWT_SECRET (32+ bytes).
+    ///
+    /// Examples:
+    ///   LAKESHIFT_JWT_SECRET=$(openssl rand -hex 32) lakeshift serve --config api.yaml
+    ///   lakeshift serve --config api.yaml --bind 0.0.0.0:8080 --database-url postgres://u@db/hr
+    #[command(verbatim_doc_comment)]
+    Serve(serve::ServeArgs),
+    /// Print the REST API's OpenAPI 3 document (JSON).
+    Openapi,
+    /// Users of the REST API.
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -103,6 +122,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Run(args) => pipeline::run(args, !cli.quiet).await,
         Command::Validate(args) => pipeline::validate(args),
         Command::Demo(cmd) => demo::run(cmd).await,
+        Command::Serve(args) => serve::run(args).await,
+        Command::Openapi => serve::openapi(),
+        Command::User(cmd) => user::run(cmd),
     }
 }
 

@@ -321,20 +321,12 @@ pub(crate) fn open(path: &Path) -> Result<std::fs::File> {
 
 /// The columns a CSV fills (all but generated ones, in table order) and how each is parsed.
 fn load_columns(catalog: &Catalog, table: &Table) -> (LoadColumns, Vec<TargetColumn>) {
-    let enums = catalog
-        .enums
-        .iter()
-        .map(|e| (e.name.clone(), e.labels.clone()))
-        .collect();
+    let enums = catalog.enum_labels();
     let mut names = Vec::new();
     let mut kinds = Vec::new();
     let mut targets = Vec::new();
     for column in table.columns.iter().filter(|c| c.generated.is_none()) {
-        // Array literals in CSV are Postgres text: the server parses them.
-        let kind = match PgKind::of(column, &enums) {
-            PgKind::Array(_) => PgKind::CastText,
-            kind => kind,
-        };
+        let kind = PgKind::of_text_input(column, &enums);
         names.push(column.name.clone());
         kinds.push(kind.clone());
         targets.push(TargetColumn {

@@ -57,6 +57,11 @@ impl DbUrl {
         Self::parse(&raw)
     }
 
+    /// The parsed connection settings (for a connection pool).
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
     /// The URL as given, password included: only for handing to a driver.
     pub fn expose(&self) -> &str {
         &self.raw

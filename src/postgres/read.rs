@@ -11,7 +11,6 @@
 //!   all chunks and all tables of one job see the same data;
 //! - it runs on the blocking pool, and a panic inside it becomes an error.
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -131,11 +130,7 @@ impl Snapshot {
 
 /// The columns a read returns (all but generated ones), with their kinds.
 pub fn read_columns<'t>(catalog: &Catalog, table: &'t Table) -> Vec<(&'t Column, PgKind)> {
-    let enums: HashMap<String, Vec<String>> = catalog
-        .enums
-        .iter()
-        .map(|e| (e.name.clone(), e.labels.clone()))
-        .collect();
+    let enums = catalog.enum_labels();
     table
         .columns
         .iter()
@@ -259,9 +254,14 @@ pub async fn read_table(
             if let Err(e) = result {
                 // connectorx's messages may quote the connection string.
                 let e = match e {
-                    Error::Postgres { context, reason } => Error::Postgres {
+                    Error::Postgres {
+                        context,
+                        reason,
+                        sqlstate,
+                    } => Error::Postgres {
                         context,
                         reason: url.scrub(&reason),
+                        sqlstate,
                     },
                     other => other,
                 };
@@ -297,6 +297,7 @@ fn read_group(
     let failed = |reason: String| Error::Postgres {
         context: format!("reading {table}"),
         reason,
+        sqlstate: None,
     };
     let cx_queries: Vec<CXQuery<String>> =
         queries.iter().map(|q| CXQuery::Naked(q.clone())).collect();

@@ -92,6 +92,15 @@ impl PgKind {
         scalar_kind(base, column.type_modifier).unwrap_or(PgKind::CastText)
     }
 
+    /// The kind for values that arrive as text (CSV fields, JSON strings): like
+    /// [`PgKind::of`], but array literals are Postgres text the server parses.
+    pub fn of_text_input(column: &Column, enums: &HashMap<String, Vec<String>>) -> PgKind {
+        match PgKind::of(column, enums) {
+            PgKind::Array(_) => PgKind::CastText,
+            kind => kind,
+        }
+    }
+
     /// The Arrow type that carries this kind.
     pub fn arrow_type(&self) -> DataType {
         match self {

@@ -2,6 +2,7 @@
 //! test works in a fresh database created and dropped by [`common::TestDb`]; a missing
 //! server fails the tests loudly.
 
+mod api;
 mod backup;
 mod cli;
 mod common;

@@ -243,6 +243,14 @@ impl Catalog {
         .await
     }
 
+    /// Enum type names and their labels, as [`crate::postgres::types::PgKind::of`] wants them.
+    pub fn enum_labels(&self) -> std::collections::HashMap<String, Vec<String>> {
+        self.enums
+            .iter()
+            .map(|e| (e.name.clone(), e.labels.clone()))
+            .collect()
+    }
+
     /// The table `name` (`table` or `schema.table`).
     pub fn table(&self, name: &str) -> Option<&Table> {
         let (schema, table) = split_name(name);

@@ -1,0 +1,455 @@
+//! One writer task per table: it takes the checked requests waiting for the table and
+//! writes them in one transaction (a group commit). Inside it the table is locked against
+//! other writers while ids are drawn from its current largest id, keys are checked, rows go
+//! in by binary COPY and rejects are logged; each request then gets its own outcome.
+//! Requests queue in arrival order, so ids follow the order requests and records came in.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Int16Array, Int32Array, Int64Array, RecordBatch,
+};
+use arrow::compute::{cast, filter_record_batch};
+use arrow::datatypes::{DataType, Field as ArrowField, Schema};
+use deadpool_postgres::Pool;
+use serde_json::Value as Json;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Transaction;
+
+use super::keys::{self, RowRef};
+use super::records::{Prepared, Reject};
+use super::rejects::{self, RequestContext};
+use super::target::Target;
+use crate::error::{Error, Result};
+use crate::postgres::cast_check::LINE_COLUMN;
+use crate::postgres::connect::quote_ident;
+use crate::postgres::types::PgKind;
+use crate::postgres::write::{LoadColumns, LoadMode, advance_sequences, copy_batches};
+
+/// Rows one transaction takes from the queue at most (requests are never split).
+const MAX_ROWS_PER_TRANSACTION: usize = 32_000;
+/// Requests waiting per table before senders wait too.
+const QUEUE_DEPTH: usize = 256;
+
+/// What happened to one request's records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// `schema.table` written to.
+    pub table: String,
+    pub inserted: usize,
+    /// The id of each inserted record, in record order (empty without an integer key).
+    pub ids: Vec<i64>,
+    pub rejected: Vec<Reject>,
+}
+
+/// Why a request was not written.
+#[derive(Debug)]
+pub enum SubmitError {
+    /// It waited longer than the request timeout; nothing of it was written.
+    TimedOut,
+    /// The writer failed (nothing of the request was written).
+    Failed(Error),
+}
+
+/// Who handles a queued request: pending, taken by the writer, or given up by the request.
+struct Claim(AtomicU8);
+
+const PENDING: u8 = 0;
+const TAKEN: u8 = 1;
+const ABANDONED: u8 = 2;
+
+impl Claim {
+    fn settle(&self, to: u8) -> bool {
+        self.0
+            .compare_exchange(PENDING, to, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+struct Job {
+    prepared: Prepared,
+    records: Vec<Json>,
+    context: RequestContext,
+    claim: Arc<Claim>,
+    reply: oneshot::Sender<Result<Outcome>>,
+}
+
+/// The queue of one table's writer.
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Job>,
+    pub target: Arc<Target>,
+}
+
+impl Writer {
+    /// Start the writer task of `target`.
+    pub fn spawn(pool: Pool, target: Arc<Target>, rejects_table: String) -> Self {
+        let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
+        let task = WriterTask {
+            pool,
+            target: Arc::clone(&target),
+            rejects_table,
+        };
+        tokio::spawn(task.run(jobs));
+        Writer { queue, target }
+    }
+
+    /// Queue a request and wait for its outcome. Past `timeout` a request the writer has
+    /// not started on is withdrawn (and reported as not written); one it has started on is
+    /// waited for, so the answer is always true.
+    pub async fn submit(
+        &self,
+        prepared: Prepared,
+        records: Vec<Json>,
+        context: RequestContext,
+        timeout: Duration,
+    ) -> std::result::Result<Outcome, SubmitError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let claim = Arc::new(Claim(AtomicU8::new(PENDING)));
+        let (reply, outcome) = oneshot::channel();
+        let job = Job {
+            prepared,
+            records,
+            context,
+            claim: Arc::clone(&claim),
+            reply,
+        };
+        match tokio::time::timeout_at(deadline, self.queue.send(job)).await {
+            Err(_) => return Err(SubmitError::TimedOut),
+            Ok(Err(_)) => return Err(SubmitError::Failed(stopped())),
+            Ok(Ok(())) => {}
+        }
+        let mut outcome = outcome;
+        let received = match tokio::time::timeout_at(deadline, &mut outcome).await {
+            Ok(received) => received,
+            Err(_) if claim.settle(ABANDONED) => return Err(SubmitError::TimedOut),
+            Err(_) => outcome.await,
+        };
+        match received {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(e)) => Err(SubmitError::Failed(e)),
+            Err(_) => Err(SubmitError::Failed(stopped())),
+        }
+    }
+}
+
+fn stopped() -> Error {
+    Error::Internal {
+        task: "the ingest writer".into(),
+        reason: "it stopped".into(),
+    }
+}
+
+struct WriterTask {
+    pool: Pool,
+    target: Arc<Target>,
+    rejects_table: String,
+}
+
+impl WriterTask {
+    async fn run(self, mut queue: mpsc::Receiver<Job>) {
+        while let Some(first) = queue.recv().await {
+            let mut rows = first.prepared.rows();
+            let mut jobs = vec![first];
+            while rows < MAX_ROWS_PER_TRANSACTION
+                && let Ok(job) = queue.try_recv()
+            {
+                rows += job.prepared.rows();
+                jobs.push(job);
+            }
+            jobs.retain(|job| job.claim.settle(TAKEN));
+            if jobs.is_empty() {
+                continue;
+            }
+            let all: Vec<&Job> = jobs.iter().collect();
+            match self.write(&all).await {
+                Ok(outcomes) => {
+                    for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                        let _ = job.reply.send(Ok(outcome));
+                    }
+                }
+                // One request's trouble must not fail the others: retry each alone.
+                Err(e) if jobs.len() > 1 => {
+                    tracing::warn!(table = %self.target.table.name, error = %e, requests = jobs.len(),
+                        "group write failed; writing its requests one by one");
+                    for job in jobs {
+                        let result = self.write(&[&job]).await.map(|mut o| o.remove(0));
+                        let _ = job.reply.send(result);
+                    }
+                }
+                Err(e) => {
+                    if let Some(job) = jobs.into_iter().next() {
+                        let _ = job.reply.send(Err(e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Write `jobs` in one transaction; one outcome per job.
+    async fn write(&self, jobs: &[&Job]) -> Result<Vec<Outcome>> {
+        let target = &self.target;
+        let mut client = self.pool.get().await.map_err(|e| Error::Connect {
+            url: "the connection pool".into(),
+            reason: e.to_string(),
+        })?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| Error::pg("starting the ingest transaction", &e))?;
+        let prepared: Vec<&Prepared> = jobs.iter().map(|j| &j.prepared).collect();
+        let generates = prepared
+            .iter()
+            .flat_map(|p| &p.groups)
+            .any(|g| g.generate_ids && !g.records.is_empty());
+        let mut next_id = if generates {
+            self.lock_and_read_last_id(&tx).await? + 1
+        } else {
+            0
+        };
+        let key_rejects = keys::check(&tx, target, &prepared).await?;
+        let mut copies = Copies::default();
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        let mut ids_of: Vec<Vec<(usize, i64)>> = Vec::with_capacity(jobs.len());
+        for (r, job) in jobs.iter().enumerate() {
+            let RequestPlan { ids, rejected } =
+                self.plan_request(r, &job.prepared, &key_rejects, &mut next_id, &mut copies)?;
+            ids_of.push(ids);
+            outcomes.push(Outcome {
+                table: format!("{}.{}", target.table.schema, target.table.name),
+                inserted: 0,
+                ids: Vec::new(),
+                rejected,
+            });
+        }
+        for cast in copies.write(&tx, target).await? {
+            let (r, index) = (
+                (cast.line >> 32) as usize,
+                (cast.line & 0xffff_ffff) as usize,
+            );
+            ids_of[r].retain(|(record, _)| *record != index);
+            outcomes[r].rejected.push(Reject {
+                index,
+                field: Some(cast.column),
+                reason: cast.reason,
+            });
+        }
+        for ((job, outcome), ids) in jobs.iter().zip(&mut outcomes).zip(ids_of) {
+            outcome.rejected.sort_by_key(|r| r.index);
+            // Every record is either inserted or rejected.
+            outcome.inserted = job.records.len() - outcome.rejected.len();
+            outcome.ids = ids.into_iter().map(|(_, id)| id).collect();
+            rejects::log(
+                &tx,
+                &self.rejects_table,
+                &outcome.table,
+                &job.context,
+                &outcome.rejected,
+                &job.records,
+            )
+            .await?;
+        }
+        if target.id.is_some() {
+            advance_sequences(&tx, &target.table).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| Error::pg(format!("committing rows into {}", target.table.name), &e))?;
+        Ok(outcomes)
+    }
+
+    /// Keep other writers out of the table until commit and read its largest id.
+    async fn lock_and_read_last_id(&self, tx: &Transaction<'_>) -> Result<i64> {
+        let table = self.target.table.qualified();
+        let id = quote_ident(&self.target.id.as_ref().expect("ids are generated").name);
+        let failed =
+            |e: &tokio_postgres::Error| Error::pg(format!("locking {table} for new ids"), e);
+        tx.batch_execute(&format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+            .await
+            .map_err(|e| failed(&e))?;
+        let row = tx
+            .query_one(
+                &format!("SELECT coalesce(max({id}), 0)::int8 FROM {table}"),
+                &[],
+            )
+            .await
+            .map_err(|e| failed(&e))?;
+        Ok(row.get(0))
+    }
+
+    /// Drop request `r`'s rows that failed a key check, give the others ids (in record
+    /// order) and queue them for COPY; the ids by record, and the request's rejects.
+    fn plan_request(
+        &self,
+        r: usize,
+        prepared: &Prepared,
+        key_rejects: &HashMap<RowRef, Reject>,
+        next_id: &mut i64,
+        copies: &mut Copies,
+    ) -> Result<RequestPlan> {
+        let target = &self.target;
+        let mut rejected = prepared.rejects.clone();
+        let mut ids: Vec<(usize, i64)> = Vec::new();
+        // Rows that get a new id, in record order across the request's groups.
+        let mut fresh: Vec<(usize, usize, usize)> = Vec::new();
+        for (g, group) in prepared.groups.iter().enumerate() {
+            for (row, &record) in group.records.iter().enumerate() {
+                if let Some(reject) = key_rejects.get(&(r, g, row)) {
+                    rejected.push(reject.clone());
+                } else if group.generate_ids {
+                    fresh.push((record, g, row));
+                }
+            }
+        }
+        fresh.sort_unstable();
+        let mut new_ids: HashMap<(usize, usize), i64> = HashMap::with_capacity(fresh.len());
+        for (record, g, row) in fresh {
+            let id = *next_id;
+            if let Some(column) = &target.id
+                && id > column.max()
+            {
+                return Err(Error::Invalid(format!(
+                    "{}.{} has no ids left: the next one, {id}, is past its type's maximum",
+                    target.table.qualified(),
+                    column.name
+                )));
+            }
+            *next_id += 1;
+            new_ids.insert((g, row), id);
+            ids.push((record, id));
+        }
+        for (g, group) in prepared.groups.iter().enumerate() {
+            let keep: BooleanArray = (0..group.records.len())
+                .map(|row| Some(!key_rejects.contains_key(&(r, g, row))))
+                .collect();
+            let mut batch = filter_record_batch(&group.batch, &keep)?;
+            let kept: Vec<usize> = (0..group.records.len())
+                .filter(|&row| !key_rejects.contains_key(&(r, g, row)))
+                .collect();
+            let mut names: Vec<String> = group
+                .fields
+                .iter()
+                .map(|&f| target.fields[f].name.clone())
+                .collect();
+            let mut kinds: Vec<PgKind> = group
+                .fields
+                .iter()
+                .map(|&f| target.fields[f].kind.clone())
+                .collect();
+            if let Some(id) = target.id.as_ref() {
+                if group.generate_ids {
+                    let values: Vec<i64> = kept.iter().map(|&row| new_ids[&(g, row)]).collect();
+                    batch = with_column(&batch, &id.name, id_array(&id.kind, values))?;
+                    names.push(id.name.clone());
+                    kinds.push(id.kind.clone());
+                } else if let Some(position) = names.iter().position(|n| n == &id.name) {
+                    let column = cast(batch.column(position), &DataType::Int64)?;
+                    let column = column
+                        .as_any()
+                        .downcast_ref::<Int64Array>()
+                        .expect("cast to Int64");
+                    for (i, &row) in kept.iter().enumerate() {
+                        if column.is_valid(i) {
+                            ids.push((group.records[row], column.value(i)));
+                        }
+                    }
+                }
+            }
+            if kinds.iter().any(PgKind::needs_cast) {
+                let tags: Vec<i64> = kept
+                    .iter()
+                    .map(|&row| ((r as i64) << 32) | group.records[row] as i64)
+                    .collect();
+                batch = with_column(&batch, LINE_COLUMN, Arc::new(Int64Array::from(tags)))?;
+            }
+            if batch.num_rows() > 0 {
+                copies.add(names, kinds, batch);
+            }
+        }
+        ids.sort_unstable();
+        Ok(RequestPlan { ids, rejected })
+    }
+}
+
+/// One request's part of a write: `(record, id)` of the rows it writes, and its rejects.
+struct RequestPlan {
+    ids: Vec<(usize, i64)>,
+    rejected: Vec<Reject>,
+}
+
+/// Batches to COPY, gathered by their column list (one COPY per list).
+#[derive(Default)]
+struct Copies {
+    lists: Vec<(LoadColumns, Vec<RecordBatch>)>,
+}
+
+impl Copies {
+    fn add(&mut self, names: Vec<String>, kinds: Vec<PgKind>, batch: RecordBatch) {
+        match self
+            .lists
+            .iter_mut()
+            .find(|(columns, _)| columns.names == names)
+        {
+            Some((_, batches)) => batches.push(batch),
+            None => {
+                let line_numbers = kinds.iter().any(PgKind::needs_cast);
+                let columns = LoadColumns {
+                    names,
+                    kinds,
+                    line_numbers,
+                };
+                self.lists.push((columns, vec![batch]));
+            }
+        }
+    }
+
+    /// COPY everything; the rows whose server-side casts failed (tagged request << 32 |
+    /// record in their line number).
+    async fn write(
+        self,
+        tx: &Transaction<'_>,
+        target: &Target,
+    ) -> Result<Vec<crate::postgres::cast_check::CastReject>> {
+        let mut cast_rejects = Vec::new();
+        for (columns, batches) in self.lists {
+            let stream = futures::stream::iter(batches.into_iter().map(Ok));
+            let outcome =
+                copy_batches(tx, &target.table, &columns, LoadMode::Append, stream).await?;
+            cast_rejects.extend(outcome.rejected);
+        }
+        Ok(cast_rejects)
+    }
+}
+
+fn id_array(kind: &PgKind, values: Vec<i64>) -> ArrayRef {
+    match kind {
+        PgKind::Int2 => Arc::new(Int16Array::from_iter_values(
+            values.iter().map(|&v| v as i16),
+        )),
+        PgKind::Int4 => Arc::new(Int32Array::from_iter_values(
+            values.iter().map(|&v| v as i32),
+        )),
+        _ => Arc::new(Int64Array::from(values)),
+    }
+}
+
+/// `batch` with one more column at the end.
+fn with_column(batch: &RecordBatch, name: &str, column: ArrayRef) -> Result<RecordBatch> {
+    let mut fields: Vec<ArrowField> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(ArrowField::new(name, column.data_type().clone(), false));
+    let mut columns = batch.columns().to_vec();
+    columns.push(column);
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns,
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )?)
+}

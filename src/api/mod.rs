@@ -1,0 +1,136 @@
+//! `lakeshift serve`: the authenticated, OpenAPI-documented REST service for batch
+//! ingestion. [`auth`] (users, tokens, throttle) and [`ingest`] (records -> checked rows ->
+//! Postgres) hold the logic; [`routes`] is the HTTP surface over them, [`middleware`] and
+//! [`metrics`] what surrounds every request.
+
+pub mod auth;
+pub mod config;
+pub mod ingest;
+pub mod metrics;
+pub mod middleware;
+pub mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::Server;
+use poem::listener::TcpAcceptor;
+
+use crate::error::{Error, Result};
+use crate::postgres::DbUrl;
+use auth::Authenticator;
+use auth::jwt::TokenKeys;
+use config::ServeConfig;
+use ingest::Ingestor;
+use metrics::Metrics;
+use routes::{Limits, State};
+
+pub use routes::openapi_json;
+
+/// Extra time in-flight requests get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A service ready to accept connections: its state is built and its port bound.
+pub struct Service {
+    state: Arc<State>,
+    limits: Limits,
+    acceptor: TcpAcceptor,
+    address: SocketAddr,
+    grace: Duration,
+}
+
+impl Service {
+    /// Connect to the database, read its catalog, create the reject log and bind `bind`
+    /// (`127.0.0.1:0` picks a free port; see [`Service::address`]).
+    pub async fn start(
+        url: &DbUrl,
+        bind: &str,
+        config: &ServeConfig,
+        jwt_secret: &[u8],
+    ) -> Result<Self> {
+        config::check_secret(jwt_secret)?;
+        let keys = TokenKeys::new(jwt_secret, config.token_ttl);
+        let auth = Arc::new(Authenticator::new(&config.users, keys)?);
+        let ingestor = Ingestor::start(
+            url,
+            &config.schemas,
+            config.pool_size,
+            config.request_timeout,
+        )
+        .await?;
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|e| Error::Invalid(format!("cannot listen on {bind}: {e}")))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| Error::Invalid(format!("cannot listen on {bind}: {e}")))?;
+        let acceptor = TcpAcceptor::from_tokio(listener)
+            .map_err(|e| Error::Invalid(format!("cannot listen on {bind}: {e}")))?;
+        let state = Arc::new(State {
+            auth,
+            ingestor,
+            metrics: Arc::new(Metrics::default()),
+        });
+        Ok(Service {
+            state,
+            limits: Limits {
+                max_body_bytes: config.max_body_bytes,
+                body_timeout: config.request_timeout,
+            },
+            acceptor,
+            address,
+            grace: config.request_timeout + SHUTDOWN_GRACE,
+        })
+    }
+
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The service as an endpoint without a socket (in-process tests).
+    pub fn endpoint(&self) -> impl poem::Endpoint + 'static {
+        routes::app(Arc::clone(&self.state), self.limits)
+    }
+
+    /// Serve until `shutdown` completes, then let in-flight requests finish.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        tracing::info!(
+            "listening on http://{} (API document at {}, Swagger UI at /docs)",
+            self.address,
+            routes::OPENAPI_PATH
+        );
+        let app = routes::app(self.state, self.limits);
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app, shutdown, Some(self.grace))
+            .await
+            .map_err(|e| Error::Invalid(format!("the server stopped: {e}")))?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
+}

@@ -1,0 +1,312 @@
+//! The ingestion endpoints: one per HR table with its documented record schema, one for
+//! any table of the configured schemas, and the list of ingestible tables.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::hr::{self, DepartmentRecord, HiredEmployeeRecord, JobRecord};
+use super::responses::{EarlyError, ErrorBody, early_error, ingest_error};
+use super::schemas::{IngestBody, TableRecord};
+use super::{ApiTags, RequestId, State};
+use crate::api::ingest::rejects::RequestContext;
+use crate::api::ingest::target::Target;
+use crate::api::ingest::writer::Outcome;
+use crate::api::ingest::{Endpoint, IngestError};
+use crate::postgres::types::PgKind;
+
+use super::auth::BearerAuth;
+
+/// What happened to the records of a request.
+#[derive(Debug, Object)]
+pub struct IngestResult {
+    /// Records inserted.
+    pub inserted: u64,
+    /// The id of each inserted record, in record order (empty for tables without a single
+    /// integer primary key).
+    pub ids: Vec<i64>,
+    /// The records not inserted, each with the reason.
+    pub rejected: Vec<RejectedRecord>,
+}
+
+/// A record that was not inserted.
+#[derive(Debug, Object)]
+pub struct RejectedRecord {
+    /// Position of the record in `records` (from 0).
+    pub index: u64,
+    /// The field at fault; absent when the record as a whole is.
+    #[oai(skip_serializing_if_is_none)]
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "ingest_bad_request")]
+pub enum IngestResponse {
+    /// The records were checked: the valid ones are inserted (in one transaction), the
+    /// others reported in `rejected` (and logged).
+    #[oai(status = 200)]
+    Ok(Json<IngestResult>),
+    /// Missing, malformed, expired or wrongly signed token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    /// No such table in the ingestible schemas.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The body is larger than the server accepts.
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// The body is not JSON.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+    /// The request itself is invalid (not JSON, not `{"records": [...]}`, 0 or more than
+    /// 1000 records), or the database refused the rows; nothing was written.
+    #[oai(status = 422)]
+    Invalid(Json<ErrorBody>),
+    /// The table does not fit the endpoint, or an unexpected failure; nothing was written.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// The database is unreachable, or the request waited too long; nothing was written.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+fn ingest_bad_request(err: poem::Error) -> IngestResponse {
+    match early_error(err) {
+        EarlyError::Unauthorized(body) => IngestResponse::Unauthorized(body, "Bearer".into()),
+        EarlyError::TooLarge(body) => IngestResponse::TooLarge(body),
+        EarlyError::UnsupportedMediaType(body) => IngestResponse::UnsupportedMediaType(body),
+        EarlyError::Invalid(body) => IngestResponse::Invalid(body),
+    }
+}
+
+/// One field of an ingestible table.
+#[derive(Debug, Object)]
+pub struct FieldInfo {
+    pub name: String,
+    /// The Postgres type.
+    pub pg_type: String,
+    /// How the value is written in JSON: `integer`, `number`, `boolean`, `string` or `any`.
+    pub json_type: String,
+    /// `date-time`, `date`, `time`, `uuid`, `decimal`, ... when a string has a format.
+    #[oai(skip_serializing_if_is_none)]
+    pub format: Option<String>,
+    /// A record must carry it.
+    pub required: bool,
+    /// null is accepted.
+    pub nullable: bool,
+    /// Longest accepted text, in characters.
+    #[oai(skip_serializing_if_is_none)]
+    pub max_length: Option<u64>,
+}
+
+/// A table records can be posted to.
+#[derive(Debug, Object)]
+pub struct TableInfo {
+    /// `schema.table`.
+    pub name: String,
+    /// Where to post its records.
+    pub endpoint: String,
+    /// The column the server assigns ids to when a record leaves it out.
+    #[oai(skip_serializing_if_is_none)]
+    pub generated_id: Option<String>,
+    pub fields: Vec<FieldInfo>,
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "tables_bad_request")]
+pub enum TablesResponse {
+    /// The ingestible tables.
+    #[oai(status = 200)]
+    Ok(Json<Vec<TableInfo>>),
+    /// Missing, malformed, expired or wrongly signed token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+}
+
+fn tables_bad_request(err: poem::Error) -> TablesResponse {
+    let body = match early_error(err) {
+        EarlyError::Unauthorized(body)
+        | EarlyError::TooLarge(body)
+        | EarlyError::UnsupportedMediaType(body)
+        | EarlyError::Invalid(body) => body,
+    };
+    TablesResponse::Unauthorized(body, "Bearer".into())
+}
+
+pub struct IngestApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Ingest")]
+impl IngestApi {
+    /// Add departments (ids assigned by the server).
+    #[oai(
+        path = "/departments",
+        method = "post",
+        operation_id = "ingest_departments"
+    )]
+    async fn departments(
+        &self,
+        auth: BearerAuth,
+        state: Data<&Arc<State>>,
+        request_id: Data<&RequestId>,
+        body: Json<IngestBody<DepartmentRecord>>,
+    ) -> IngestResponse {
+        let endpoint = Endpoint::Shaped("departments", &hr::DEPARTMENTS);
+        ingest(&state, endpoint, auth, &request_id, body.0.records).await
+    }
+
+    /// Add jobs (ids assigned by the server).
+    #[oai(path = "/jobs", method = "post", operation_id = "ingest_jobs")]
+    async fn jobs(
+        &self,
+        auth: BearerAuth,
+        state: Data<&Arc<State>>,
+        request_id: Data<&RequestId>,
+        body: Json<IngestBody<JobRecord>>,
+    ) -> IngestResponse {
+        let endpoint = Endpoint::Shaped("jobs", &hr::JOBS);
+        ingest(&state, endpoint, auth, &request_id, body.0.records).await
+    }
+
+    /// Add hired employees (ids assigned by the server; `department_id` and `job_id` must
+    /// exist; a missing `datetime` is the current UTC time).
+    #[oai(
+        path = "/hired_employees",
+        method = "post",
+        operation_id = "ingest_hired_employees"
+    )]
+    async fn hired_employees(
+        &self,
+        auth: BearerAuth,
+        state: Data<&Arc<State>>,
+        request_id: Data<&RequestId>,
+        body: Json<IngestBody<HiredEmployeeRecord>>,
+    ) -> IngestResponse {
+        let endpoint = Endpoint::Shaped("hired_employees", &hr::HIRED_EMPLOYEES);
+        ingest(&state, endpoint, auth, &request_id, body.0.records).await
+    }
+
+    /// Add records to any table of the configured schemas (`table` or `schema.table`),
+    /// typed by the table's columns.
+    #[oai(
+        path = "/tables/:table/records",
+        method = "post",
+        operation_id = "ingest_table"
+    )]
+    async fn table_records(
+        &self,
+        auth: BearerAuth,
+        state: Data<&Arc<State>>,
+        request_id: Data<&RequestId>,
+        table: Path<String>,
+        body: Json<IngestBody<TableRecord>>,
+    ) -> IngestResponse {
+        let endpoint = Endpoint::Table(&table.0);
+        ingest(&state, endpoint, auth, &request_id, body.0.records).await
+    }
+
+    /// The tables records can be posted to, with the fields of their records.
+    #[oai(path = "/tables", method = "get", operation_id = "list_tables")]
+    async fn tables(&self, _auth: BearerAuth, state: Data<&Arc<State>>) -> TablesResponse {
+        TablesResponse::Ok(Json(
+            state.ingestor.tables().iter().map(table_info).collect(),
+        ))
+    }
+}
+
+async fn ingest(
+    state: &State,
+    endpoint: Endpoint<'_>,
+    auth: BearerAuth,
+    request_id: &RequestId,
+    records: Vec<serde_json::Value>,
+) -> IngestResponse {
+    let context = RequestContext {
+        request_id: request_id.0.clone(),
+        user: auth.0,
+    };
+    match state.ingestor.ingest(endpoint, records, context).await {
+        Ok(outcome) => {
+            state
+                .metrics
+                .ingested(&outcome.table, outcome.inserted, outcome.rejected.len());
+            IngestResponse::Ok(Json(result(outcome)))
+        }
+        Err(err) => {
+            if !matches!(err, IngestError::UnknownTable(_)) {
+                tracing::warn!(request_id = %request_id.0, error = %err, "ingestion failed");
+            }
+            let (status, body) = ingest_error(&err);
+            match status.as_u16() {
+                404 => IngestResponse::NotFound(body),
+                422 => IngestResponse::Invalid(body),
+                503 => IngestResponse::Unavailable(body),
+                _ => IngestResponse::Internal(body),
+            }
+        }
+    }
+}
+
+fn result(outcome: Outcome) -> IngestResult {
+    IngestResult {
+        inserted: outcome.inserted as u64,
+        ids: outcome.ids,
+        rejected: outcome
+            .rejected
+            .into_iter()
+            .map(|r| RejectedRecord {
+                index: r.index as u64,
+                field: r.field,
+                reason: r.reason,
+            })
+            .collect(),
+    }
+}
+
+fn table_info(target: &Target) -> TableInfo {
+    let name = format!("{}.{}", target.table.schema, target.table.name);
+    TableInfo {
+        endpoint: format!("/api/v1/tables/{name}/records"),
+        name,
+        generated_id: target.id.as_ref().map(|id| id.name.clone()),
+        fields: target
+            .fields
+            .iter()
+            .map(|f| {
+                let (json_type, format) = json_form(&f.kind);
+                FieldInfo {
+                    name: f.name.clone(),
+                    pg_type: f.type_sql.clone(),
+                    json_type: json_type.into(),
+                    format: format.map(str::to_string),
+                    required: f.required,
+                    nullable: !f.not_null,
+                    max_length: match f.kind {
+                        PgKind::Text { max_chars: Some(n) } => Some(n as u64),
+                        _ => None,
+                    },
+                }
+            })
+            .collect(),
+    }
+}
+
+/// How a value of `kind` is written in JSON, and the string's format if any.
+fn json_form(kind: &PgKind) -> (&'static str, Option<&'static str>) {
+    match kind {
+        PgKind::Bool => ("boolean", None),
+        PgKind::Int2 | PgKind::Int4 | PgKind::Int8 => ("integer", None),
+        PgKind::Float4 | PgKind::Float8 => ("number", None),
+        PgKind::Decimal { .. } => ("number", Some("decimal")),
+        PgKind::Json | PgKind::Jsonb => ("any", None),
+        PgKind::Date => ("string", Some("date")),
+        PgKind::Time => ("string", Some("time")),
+        PgKind::Timestamp | PgKind::Timestamptz => ("string", Some("date-time")),
+        PgKind::Uuid => ("string", Some("uuid")),
+        PgKind::Bytea => ("string", Some("bytea-hex")),
+        _ => ("string", None),
+    }
+}
