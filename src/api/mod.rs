@@ -60,14 +60,13 @@ impl Service {
             config.request_timeout,
         )
         .await?;
+        let cannot_listen =
+            |e: std::io::Error| Error::Invalid(format!("cannot listen on {bind}: {e}"));
         let listener = tokio::net::TcpListener::bind(bind)
             .await
-            .map_err(|e| Error::Invalid(format!("cannot listen on {bind}: {e}")))?;
-        let address = listener
-            .local_addr()
-            .map_err(|e| Error::Invalid(format!("cannot listen on {bind}: {e}")))?;
-        let acceptor = TcpAcceptor::from_tokio(listener)
-            .map_err(|e| Error::Invalid(format!("cannot listen on {bind}: {e}")))?;
+            .map_err(cannot_listen)?;
+        let address = listener.local_addr().map_err(cannot_listen)?;
+        let acceptor = TcpAcceptor::from_tokio(listener).map_err(cannot_listen)?;
         let state = Arc::new(State {
             auth,
             ingestor,

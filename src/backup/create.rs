@@ -167,7 +167,7 @@ impl BackupJob {
         let stream = read_table(&self.source, snapshot, catalog, table, self.read).await?;
         let estimate = snapshot.estimated_rows(table).await?;
         let bar = crate::progress::rows_bar(estimate, &table.name, self.progress);
-        let folder = format!("{}.{}", table.schema, table.name).replace('/', "_");
+        let folder = table.full_name().replace('/', "_");
         let start_file = |index: usize| {
             let path = format!(
                 "{folder}/part-{index:05}.{}",

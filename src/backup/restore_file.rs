@@ -121,7 +121,7 @@ pub async fn restore_file(
         .map_err(|e| Error::pg(format!("committing the restore of {file}"), &e))?;
     Ok(FileRestoreSummary {
         file: file.to_string(),
-        table: format!("{}.{}", table_def.schema, table_def.name),
+        table: table_def.full_name(),
         rows,
         columns: load.names,
     })

@@ -122,7 +122,7 @@ impl DirImport {
 
     fn file_import(&self, table: &Table, path: &std::path::Path) -> CsvImport {
         let mut import = self.template.clone();
-        import.table = format!("{}.{}", table.schema, table.name);
+        import.table = table.full_name();
         import.path = path.to_path_buf();
         import
     }

@@ -248,7 +248,7 @@ impl CsvImport {
         write::advance_sequences(tx, table).await?;
         let mut summary = ImportSummary {
             file: self.path.clone(),
-            table: format!("{}.{}", table.schema, table.name),
+            table: table.full_name(),
             rows_read: stats.rows_read,
             rows_loaded: loaded,
             rows_rejected: stats.rows_rejected,

@@ -101,7 +101,7 @@ pub fn table_ddl(catalog: &Catalog, table: &Table) -> TableDdl {
     let owned_here = |s: &Sequence| {
         s.owned_by
             .as_ref()
-            .is_some_and(|(t, _)| *t == format!("{}.{}", table.schema, table.name))
+            .is_some_and(|(t, _)| *t == table.full_name())
             || table.columns.iter().any(|c| {
                 c.default
                     .as_deref()

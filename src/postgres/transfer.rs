@@ -130,7 +130,7 @@ impl TableCopy {
             let seconds = started.elapsed().as_secs_f64();
             tracing::info!(table = %target_table.name, rows, seconds, "copied");
             summaries.push(TableCopySummary {
-                table: format!("{}.{}", target_table.schema, target_table.name),
+                table: target_table.full_name(),
                 rows,
                 seconds,
             });
@@ -151,7 +151,7 @@ impl TableCopy {
     ) -> Result<Vec<(&'a Table, &'a Table)>> {
         let mut plan = Vec::new();
         for table in source.select_tables(&self.tables, &self.source)? {
-            let qualified = format!("{}.{}", table.schema, table.name);
+            let qualified = table.full_name();
             let Some(twin) = target.table(&qualified) else {
                 return Err(Error::UnknownTable {
                     table: qualified,

@@ -73,10 +73,11 @@ pub enum IngestError {
 /// Tables that can be ingested into, with their writers.
 pub struct Ingestor {
     url: DbUrl,
-    pool: Pool,
+    connections: Connections,
     schemas: Vec<String>,
     rejects_table: String,
-    catalog: RwLock<(Arc<Catalog>, Instant)>,
+    /// The catalog and when it was read (`None`: known to be stale, re-read on demand).
+    catalog: RwLock<(Arc<Catalog>, Option<Instant>)>,
     writers: Mutex<HashMap<String, Writer>>,
     timeout: Duration,
 }
@@ -92,17 +93,17 @@ impl Ingestor {
         let schema = schemas
             .first()
             .ok_or_else(|| Error::Invalid("no schema to ingest into".into()))?;
-        let pool = pool(url, pool_size)?;
+        let connections = Connections::new(url, pool_size)?;
         let rejects_table = rejects::rejects_table(schema);
         let client = url.connect().await?;
         rejects::ensure_table(&client, &rejects_table).await?;
         let catalog = Catalog::load(url, schemas).await?;
         Ok(Arc::new(Ingestor {
             url: url.clone(),
-            pool,
+            connections,
             schemas: schemas.to_vec(),
             rejects_table,
-            catalog: RwLock::new((Arc::new(catalog), Instant::now())),
+            catalog: RwLock::new((Arc::new(catalog), Some(Instant::now()))),
             writers: Mutex::new(HashMap::new()),
             timeout,
         }))
@@ -147,11 +148,9 @@ impl Ingestor {
 
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<()> {
-        let client = self.pool.get().await.map_err(|e| Error::Connect {
-            url: self.url.redacted(),
-            reason: e.to_string(),
-        })?;
-        client
+        self.connections
+            .get()
+            .await?
             .simple_query("SELECT 1")
             .await
             .map_err(|e| Error::pg("checking the database", &e))?;
@@ -189,7 +188,7 @@ impl Ingestor {
         let mut writers = self.writers.lock().expect("writers lock");
         let writer = writers.entry(key).or_insert_with(|| {
             Writer::spawn(
-                self.pool.clone(),
+                self.connections.clone(),
                 Arc::new(target),
                 self.rejects_table.clone(),
             )
@@ -200,13 +199,16 @@ impl Ingestor {
     async fn refresh_catalog(&self) -> Result<Arc<Catalog>> {
         let fresh_enough = {
             let guard = self.catalog.read().expect("catalog lock");
-            (guard.1.elapsed() < CATALOG_REFRESH).then(|| Arc::clone(&guard.0))
+            guard
+                .1
+                .is_some_and(|read| read.elapsed() < CATALOG_REFRESH)
+                .then(|| Arc::clone(&guard.0))
         };
         if let Some(catalog) = fresh_enough {
             return Ok(catalog);
         }
         let catalog = Arc::new(Catalog::load(&self.url, &self.schemas).await?);
-        *self.catalog.write().expect("catalog lock") = (Arc::clone(&catalog), Instant::now());
+        *self.catalog.write().expect("catalog lock") = (Arc::clone(&catalog), Some(Instant::now()));
         Ok(catalog)
     }
 
@@ -232,7 +234,7 @@ impl Ingestor {
                     .lock()
                     .expect("writers lock")
                     .remove(&endpoint.key());
-                self.catalog.write().expect("catalog lock").1 = Instant::now() - CATALOG_REFRESH;
+                self.catalog.write().expect("catalog lock").1 = None;
                 IngestError::Internal(error)
             }
             _ => IngestError::Internal(error),
@@ -240,20 +242,41 @@ impl Ingestor {
     }
 }
 
-/// A connection pool for `url` (connections are checked when taken from the pool).
-fn pool(url: &DbUrl, size: usize) -> Result<Pool> {
-    let manager = Manager::from_config(
-        url.config().clone(),
-        tokio_postgres::NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    Pool::builder(manager)
-        .max_size(size)
-        .build()
-        .map_err(|e| Error::Connect {
+/// The shared connections, named by the database's URL (without password) in errors.
+#[derive(Clone)]
+pub struct Connections {
+    pool: Pool,
+    url: String,
+}
+
+impl Connections {
+    /// A pool of at most `size` connections to `url`; they are opened when first needed.
+    fn new(url: &DbUrl, size: usize) -> Result<Self> {
+        let manager = Manager::from_config(
+            url.config().clone(),
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(size)
+            .build()
+            .map_err(|e| Error::Connect {
+                url: url.redacted(),
+                reason: e.to_string(),
+            })?;
+        Ok(Connections {
+            pool,
             url: url.redacted(),
+        })
+    }
+
+    /// A connection from the pool (waits while all are in use).
+    pub async fn get(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(|e| Error::Connect {
+            url: self.url.clone(),
             reason: e.to_string(),
         })
+    }
 }

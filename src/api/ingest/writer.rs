@@ -14,11 +14,11 @@ use arrow::array::{
 };
 use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Field as ArrowField, Schema};
-use deadpool_postgres::Pool;
 use serde_json::Value as Json;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Transaction;
 
+use super::Connections;
 use super::keys::{self, RowRef};
 use super::records::{Prepared, Reject};
 use super::rejects::{self, RequestContext};
@@ -86,10 +86,10 @@ pub struct Writer {
 
 impl Writer {
     /// Start the writer task of `target`.
-    pub fn spawn(pool: Pool, target: Arc<Target>, rejects_table: String) -> Self {
+    pub fn spawn(connections: Connections, target: Arc<Target>, rejects_table: String) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
         let task = WriterTask {
-            pool,
+            connections,
             target: Arc::clone(&target),
             rejects_table,
         };
@@ -109,7 +109,7 @@ impl Writer {
     ) -> std::result::Result<Outcome, SubmitError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let claim = Arc::new(Claim(AtomicU8::new(PENDING)));
-        let (reply, outcome) = oneshot::channel();
+        let (reply, mut outcome) = oneshot::channel();
         let job = Job {
             prepared,
             records,
@@ -122,7 +122,6 @@ impl Writer {
             Ok(Err(_)) => return Err(SubmitError::Failed(stopped())),
             Ok(Ok(())) => {}
         }
-        let mut outcome = outcome;
         let received = match tokio::time::timeout_at(deadline, &mut outcome).await {
             Ok(received) => received,
             Err(_) if claim.settle(ABANDONED) => return Err(SubmitError::TimedOut),
@@ -144,7 +143,7 @@ fn stopped() -> Error {
 }
 
 struct WriterTask {
-    pool: Pool,
+    connections: Connections,
     target: Arc<Target>,
     rejects_table: String,
 }
@@ -192,10 +191,7 @@ impl WriterTask {
     /// Write `jobs` in one transaction; one outcome per job.
     async fn write(&self, jobs: &[&Job]) -> Result<Vec<Outcome>> {
         let target = &self.target;
-        let mut client = self.pool.get().await.map_err(|e| Error::Connect {
-            url: "the connection pool".into(),
-            reason: e.to_string(),
-        })?;
+        let mut client = self.connections.get().await?;
         let tx = client
             .transaction()
             .await
@@ -219,7 +215,7 @@ impl WriterTask {
                 self.plan_request(r, &job.prepared, &key_rejects, &mut next_id, &mut copies)?;
             ids_of.push(ids);
             outcomes.push(Outcome {
-                table: format!("{}.{}", target.table.schema, target.table.name),
+                table: target.table.full_name(),
                 inserted: 0,
                 ids: Vec::new(),
                 rejected,

@@ -9,7 +9,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::hr::{self, DepartmentRecord, HiredEmployeeRecord, JobRecord};
-use super::responses::{EarlyError, ErrorBody, early_error, ingest_error};
+use super::responses::{EarlyError, ErrorBody, early_error};
 use super::schemas::{IngestBody, TableRecord};
 use super::{ApiTags, RequestId, State};
 use crate::api::ingest::rejects::RequestContext;
@@ -239,14 +239,21 @@ async fn ingest(
             if !matches!(err, IngestError::UnknownTable(_)) {
                 tracing::warn!(request_id = %request_id.0, error = %err, "ingestion failed");
             }
-            let (status, body) = ingest_error(&err);
-            match status.as_u16() {
-                404 => IngestResponse::NotFound(body),
-                422 => IngestResponse::Invalid(body),
-                503 => IngestResponse::Unavailable(body),
-                _ => IngestResponse::Internal(body),
-            }
+            failure(&err)
         }
+    }
+}
+
+/// The documented response for a failed ingestion (nothing of it was written).
+fn failure(err: &IngestError) -> IngestResponse {
+    let body = |code: &str| ErrorBody::new(code, err.to_string());
+    match err {
+        IngestError::UnknownTable(_) => IngestResponse::NotFound(body("unknown_table")),
+        IngestError::Misconfigured(_) => IngestResponse::Internal(body("misconfigured")),
+        IngestError::TimedOut => IngestResponse::Unavailable(body("timed_out")),
+        IngestError::Refused(_) => IngestResponse::Invalid(body("refused_by_database")),
+        IngestError::Unavailable(_) => IngestResponse::Unavailable(body("database_unavailable")),
+        IngestError::Internal(_) => IngestResponse::Internal(body("internal")),
     }
 }
 
@@ -267,7 +274,7 @@ fn result(outcome: Outcome) -> IngestResult {
 }
 
 fn table_info(target: &Target) -> TableInfo {
-    let name = format!("{}.{}", target.table.schema, target.table.name);
+    let name = target.table.full_name();
     TableInfo {
         endpoint: format!("/api/v1/tables/{name}/records"),
         name,

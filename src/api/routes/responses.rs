@@ -5,8 +5,6 @@ use poem::http::StatusCode;
 use poem_openapi::Object;
 use poem_openapi::payload::Json;
 
-use crate::api::ingest::IngestError;
-
 /// Every error response: a short code and a message for people.
 #[derive(Debug, Clone, Object)]
 pub struct ErrorBody {
@@ -70,19 +68,6 @@ fn invalid_body(message: &str) -> String {
         Some(reason) => format!("invalid request body: {reason}"),
         None => message.to_string(),
     }
-}
-
-/// The status, code and message of a failed ingestion.
-pub fn ingest_error(err: &IngestError) -> (StatusCode, Json<ErrorBody>) {
-    let (status, code) = match err {
-        IngestError::UnknownTable(_) => (StatusCode::NOT_FOUND, "unknown_table"),
-        IngestError::Misconfigured(_) => (StatusCode::INTERNAL_SERVER_ERROR, "misconfigured"),
-        IngestError::TimedOut => (StatusCode::SERVICE_UNAVAILABLE, "timed_out"),
-        IngestError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "refused_by_database"),
-        IngestError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
-        IngestError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-    };
-    (status, ErrorBody::new(code, err.to_string()))
 }
 
 #[cfg(test)]

@@ -172,6 +172,11 @@ pub struct Comment {
 }
 
 impl Table {
+    /// `schema.table` without quotes: for messages, labels, reports and file names.
+    pub fn full_name(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+
     pub fn qualified(&self) -> String {
         format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
     }

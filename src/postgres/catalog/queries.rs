@@ -243,7 +243,7 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
             let identity: Option<String> = r.get(9);
             let generated: Option<String> = r.get(10);
             let default: Option<String> = r.get(8);
-            let owner = format!("{}.{}", table.schema, table.name);
+            let owner = table.full_name();
             let identity_sequence = identity.as_ref().and_then(|_| {
                 sequences
                     .iter()

@@ -24,13 +24,7 @@ fn claims(user: &str, iat_shift: i64, ttl: i64) -> Claims {
 #[tokio::test]
 async fn the_right_password_gets_a_working_token() {
     let api = Api::start().await;
-    let (status, body) = api
-        .post(
-            "/api/v1/auth/token",
-            None,
-            &json!({"username": USER, "password": PASSWORD}),
-        )
-        .await;
+    let (status, body) = api.login(USER, PASSWORD).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(body["expires_in"], 3600);
@@ -54,24 +48,12 @@ async fn the_right_password_gets_a_working_token() {
 async fn wrong_passwords_are_refused_then_throttled() {
     let api = Api::start().await;
     for (user, password) in [(USER, "wrong"), ("nobody", PASSWORD)] {
-        let (status, body) = api
-            .post(
-                "/api/v1/auth/token",
-                None,
-                &json!({"username": user, "password": password}),
-            )
-            .await;
+        let (status, body) = api.login(user, password).await;
         assert_eq!(status, 401, "{body}");
         assert_eq!(body["message"], "unknown user or wrong password");
     }
     for _ in 0..4 {
-        let (status, _) = api
-            .post(
-                "/api/v1/auth/token",
-                None,
-                &json!({"username": USER, "password": "wrong"}),
-            )
-            .await;
+        let (status, _) = api.login(USER, "wrong").await;
         assert_eq!(status, 401);
     }
     // Five failures in a row: even the right password waits now.

@@ -83,15 +83,15 @@ impl Api {
         }
     }
 
+    /// Ask for a token; the status and the JSON body.
+    pub async fn login(&self, username: &str, password: &str) -> (u16, Value) {
+        let credentials = json!({"username": username, "password": password});
+        self.post("/api/v1/auth/token", None, &credentials).await
+    }
+
     /// A token for the test user.
     pub async fn token(&self) -> String {
-        let (status, body) = self
-            .post(
-                "/api/v1/auth/token",
-                None,
-                &json!({"username": USER, "password": PASSWORD}),
-            )
-            .await;
+        let (status, body) = self.login(USER, PASSWORD).await;
         assert_eq!(status, 200, "{body}");
         body["access_token"].as_str().unwrap().to_string()
     }
