@@ -42,8 +42,8 @@ pub struct Service {
 }
 
 impl Service {
-    /// Connect to the database, read its catalog, create the reject log and bind `bind`
-    /// (`127.0.0.1:0` picks a free port; see [`Service::address`]).
+    /// Bind `bind` (`127.0.0.1:0` picks a free port; see [`Service::address`]), then connect
+    /// to the database, create the reject log if needed and read the catalog.
     pub async fn start(
         url: &DbUrl,
         bind: &str,
@@ -53,13 +53,6 @@ impl Service {
         config::check_secret(jwt_secret)?;
         let keys = TokenKeys::new(jwt_secret, config.token_ttl);
         let auth = Arc::new(Authenticator::new(&config.users, keys)?);
-        let ingestor = Ingestor::start(
-            url,
-            &config.schemas,
-            config.pool_size,
-            config.request_timeout,
-        )
-        .await?;
         let cannot_listen =
             |e: std::io::Error| Error::Invalid(format!("cannot listen on {bind}: {e}"));
         let listener = tokio::net::TcpListener::bind(bind)
@@ -67,6 +60,14 @@ impl Service {
             .map_err(cannot_listen)?;
         let address = listener.local_addr().map_err(cannot_listen)?;
         let acceptor = TcpAcceptor::from_tokio(listener).map_err(cannot_listen)?;
+        // After the bind: a start that fails on the address leaves the database untouched.
+        let ingestor = Ingestor::start(
+            url,
+            &config.schemas,
+            config.pool_size,
+            config.request_timeout,
+        )
+        .await?;
         let state = Arc::new(State {
             auth,
             ingestor,

@@ -154,6 +154,25 @@ async fn serve_refuses_to_start_without_a_good_secret_or_users() {
         "{}",
         stderr(&output)
     );
+    // A taken address fails before the database is touched: no reject log appears.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_lakeshift"))
+        .args(["serve", "--bind", &address, "--config", config])
+        .env("DATABASE_URL", db.url.expose())
+        .env("LAKESHIFT_JWT_SECRET", "k".repeat(40))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("cannot listen on"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        db.value("to_regclass('lakeshift_ingest_rejects')").await,
+        ""
+    );
     let output = run(Some(&"k".repeat(40)), "/nonexistent/api.yaml");
     assert!(!output.status.success());
     assert!(
