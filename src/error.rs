@@ -64,6 +64,14 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// A Delta table operation failed (`table` is its name or location).
+    #[error("Delta table {table}: {reason}")]
+    Lake { table: String, reason: String },
+
+    /// An SQL statement failed; `location` is `file:line:column` or the statement's origin.
+    #[error("{location}: {reason}")]
+    Sql { location: String, reason: String },
+
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
 

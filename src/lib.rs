@@ -4,8 +4,9 @@
 //! streams; sinks (Postgres COPY, files, Delta, query output) consume them. The CLI, the
 //! pipeline runner and the REST service all call the functions of this library.
 //!
-//! Dependencies point one way: [`error`] <- [`postgres`], [`formats`] <- [`import`], [`demo`]
-//! <- [`pipeline`] <- `cli` (in the binary); [`api`] (the REST service) sits beside `pipeline`.
+//! Dependencies point one way: [`error`] <- [`postgres`], [`formats`], [`storage`],
+//! [`stream_table`] <- [`import`], [`backup`], [`lake`], [`query`] <- [`report`] <-
+//! [`pipeline`] <- `cli` (in the binary); [`api`] (the REST service) sits beside `pipeline`.
 
 pub mod api;
 pub mod arrow_bridge;
@@ -15,9 +16,13 @@ pub mod demo;
 pub mod error;
 pub mod formats;
 pub mod import;
+pub mod lake;
 pub mod pipeline;
 pub mod postgres;
 pub mod progress;
+pub mod query;
+pub mod report;
 pub mod storage;
+pub mod stream_table;
 
 pub use error::{Error, Result};

@@ -4,10 +4,13 @@ mod backup;
 mod copy;
 mod demo;
 mod import;
+mod lake;
 mod pipeline;
+mod report;
 mod restore;
 mod schema;
 mod serve;
+mod sql;
 mod user;
 
 use std::io::Write;
@@ -20,7 +23,8 @@ use lakeshift::{Error, Result};
 ///
 /// lakeshift migrates Postgres schemas, loads historical CSV exports with a row-level reject
 /// log, backs tables up to Avro/Parquet and restores them, serves a REST API for batch
-/// ingestion, and runs declarative pipelines of such steps. Database URLs come from flags, from a
+/// ingestion, mirrors tables into Delta Lake, runs SQL and reports over them with DataFusion,
+/// and runs declarative pipelines of such steps. Database URLs come from flags, from a
 /// pipeline's `connections`, or from DATABASE_URL (default
 /// postgres://postgres@127.0.0.1:5432/postgres). Passwords are never printed.
 #[derive(Debug, Parser)]
@@ -83,6 +87,30 @@ enum Command {
     ///   lakeshift restore file --table hired_employees spark_export.avro
     #[command(verbatim_doc_comment)]
     Restore(restore::RestoreArgs),
+    /// The Delta mirror: sync Postgres tables to Delta tables, compact, vacuum, history.
+    #[command(subcommand)]
+    Lake(lake::LakeCommand),
+    /// Run SQL over Delta, Parquet, Avro, backup, CSV and live Postgres tables.
+    ///
+    /// Tables are registered by name with --table NAME=LOCATION[#FORMAT] or from a
+    /// pipeline's catalog; the session's time zone is UTC. A file may hold several
+    /// statements; the last one's result is printed or written.
+    ///
+    /// Examples:
+    ///   lakeshift sql queries/hired_by_quarter_2021.sql --catalog pipelines/hr_lakehouse.yaml
+    ///   lakeshift sql -e "SELECT count(*) FROM jobs" --table jobs=./lake/jobs
+    ///   lakeshift sql q.sql --table e=./lake/hired_employees#delta@3 -o out.parquet
+    ///   lakeshift sql -e "SELECT * FROM jobs" --table jobs=./backups#backup --format csv
+    #[command(verbatim_doc_comment)]
+    Sql(sql::SqlArgs),
+    /// Run SQL files and write one HTML page of charts and tables (and PNG charts).
+    ///
+    /// Each file's header comments give its title and chart (see queries/*.sql).
+    ///
+    /// Examples:
+    ///   lakeshift report --query queries/hired_by_quarter_2021.sql --query queries/departments_above_mean_2021.sql --catalog pipelines/hr_lakehouse.yaml -o report.html --png charts/
+    #[command(verbatim_doc_comment)]
+    Report(report::ReportArgs),
     /// Load CSV files into existing tables, typed by the table, with a reject log.
     #[command(subcommand)]
     Import(import::ImportCommand),
@@ -119,6 +147,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Import(cmd) => import::run(cmd, !cli.quiet).await,
         Command::Backup(args) => backup::run(args, !cli.quiet).await,
         Command::Restore(args) => restore::run(args, !cli.quiet).await,
+        Command::Lake(cmd) => lake::run(cmd, !cli.quiet).await,
+        Command::Sql(args) => sql::run(args).await,
+        Command::Report(args) => report::run(args).await,
         Command::Run(args) => pipeline::run(args, !cli.quiet).await,
         Command::Validate(args) => pipeline::validate(args),
         Command::Demo(cmd) => demo::run(cmd).await,

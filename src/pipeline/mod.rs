@@ -16,8 +16,10 @@ use std::path::PathBuf;
 use crate::backup::RestoreMode;
 use crate::formats::csv::CsvOptions;
 use crate::formats::{Compression, FileFormat};
+use crate::lake::SyncMode;
 use crate::postgres::DbUrl;
 use crate::postgres::write::LoadMode;
+use crate::query::{OutputFormat, TableSource};
 
 pub use validate::load;
 
@@ -26,6 +28,8 @@ pub use validate::load;
 pub struct Pipeline {
     pub name: String,
     pub path: PathBuf,
+    /// The tables of the `catalog:` section.
+    pub catalog: Vec<TableSource>,
     pub steps: Vec<NamedStep>,
 }
 
@@ -62,6 +66,32 @@ pub enum Step {
         right: DbUrl,
         tables: Vec<String>,
     },
+    LakeSync(LakeSyncStep),
+    Query {
+        file: PathBuf,
+        output: String,
+        format: OutputFormat,
+        /// The catalog's tables and the step's own.
+        tables: Vec<TableSource>,
+    },
+    Report {
+        queries: Vec<PathBuf>,
+        output: PathBuf,
+        png_dir: Option<PathBuf>,
+        title: Option<String>,
+        tables: Vec<TableSource>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct LakeSyncStep {
+    pub source: DbUrl,
+    pub to: String,
+    pub schemas: Vec<String>,
+    pub tables: Vec<String>,
+    pub mode: SyncMode,
+    pub key: Vec<String>,
+    pub incremental_column: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +152,9 @@ impl Step {
             Step::Backup(_) => "backup",
             Step::Restore(_) => "restore",
             Step::Compare { .. } => "compare",
+            Step::LakeSync(_) => "lake_sync",
+            Step::Query { .. } => "query",
+            Step::Report { .. } => "report",
         }
     }
 
@@ -138,6 +171,9 @@ impl Step {
             Step::Restore(restore) if restore.create_database => vec![],
             Step::Restore(restore) => vec![&restore.target],
             Step::Compare { left, .. } => vec![left],
+            Step::LakeSync(sync) => vec![&sync.source],
+            // Their Postgres tables (if any) are reached when the step runs.
+            Step::Query { .. } | Step::Report { .. } => vec![],
         }
     }
 }

@@ -11,9 +11,11 @@ use crate::backup::{BackupJob, RestoreJob};
 use crate::blocking::spawn_blocking;
 use crate::error::{Error, Result};
 use crate::import::{CsvImport, DirImport};
+use crate::lake::SyncJob;
 use crate::postgres::compare::compare_tables;
 use crate::postgres::transfer::TableCopy;
 use crate::postgres::{ddl, script};
+use crate::report::ReportJob;
 use crate::storage::{Location, S3Options};
 
 /// Settings of one run.
@@ -134,6 +136,39 @@ async fn run_step(step: &Step, options: &RunOptions) -> Result<serde_json::Value
             right,
             tables,
         } => Ok(to_json(&compare_tables(left, right, tables).await?)),
+        Step::LakeSync(sync) => {
+            let job = SyncJob::new(sync.source.clone(), sync.to.clone())
+                .with_schemas(sync.schemas.clone())
+                .with_tables(sync.tables.clone())
+                .with_mode(sync.mode)
+                .with_key(sync.key.clone())
+                .with_incremental_column(sync.incremental_column.clone())
+                .with_progress(options.progress);
+            Ok(to_json(&job.run().await?))
+        }
+        Step::Query {
+            file,
+            output,
+            format,
+            tables,
+        } => {
+            let rows = crate::query::run_to_file(file, tables, *format, output).await?;
+            Ok(serde_json::json!({ "file": file, "output": output, "rows": rows }))
+        }
+        Step::Report {
+            queries,
+            output,
+            png_dir,
+            title,
+            tables,
+        } => {
+            let summary = ReportJob::new(queries.clone(), tables.clone(), output.clone())
+                .with_png_dir(png_dir.clone())
+                .with_title(title.clone())
+                .run()
+                .await?;
+            Ok(to_json(&summary))
+        }
     }
 }
 

@@ -7,7 +7,9 @@ use serde::Deserialize;
 
 use crate::backup::RestoreMode;
 use crate::formats::{Compression, FileFormat};
+use crate::lake::SyncMode;
 use crate::postgres::write::LoadMode;
+use crate::query::OutputFormat;
 
 /// A whole pipeline file.
 #[derive(Debug, Clone, Deserialize)]
@@ -18,6 +20,10 @@ pub struct PipelineSpec {
     /// Connection name -> Postgres URL (`${ENV}` and `${ENV:-default}` are expanded).
     #[serde(default)]
     pub connections: BTreeMap<String, String>,
+    /// Table name -> `LOCATION[#FORMAT]`: the tables `query` and `report` steps (and
+    /// `lakeshift sql --catalog`) can name.
+    #[serde(default)]
+    pub catalog: BTreeMap<String, String>,
     pub steps: Vec<StepSpec>,
 }
 
@@ -32,6 +38,59 @@ pub enum StepSpec {
     Backup(BackupSpec),
     Restore(RestoreSpec),
     Compare(CompareSpec),
+    LakeSync(LakeSyncSpec),
+    Query(QuerySpec),
+    Report(ReportSpec),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LakeSyncSpec {
+    pub name: Option<String>,
+    /// The database to read.
+    pub connection: String,
+    /// The lake root: a directory or s3:// URL.
+    pub to: String,
+    #[serde(default = "default_schemas")]
+    pub schemas: Vec<String>,
+    #[serde(default)]
+    pub tables: Vec<String>,
+    #[serde(default)]
+    pub mode: SyncMode,
+    #[serde(default)]
+    pub key: Vec<String>,
+    pub incremental_column: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySpec {
+    pub name: Option<String>,
+    /// The SQL file, relative to the pipeline file.
+    pub file: String,
+    /// Where the result goes (path or URL).
+    pub output: String,
+    /// Default: from the output's extension.
+    pub format: Option<OutputFormat>,
+    /// Tables beside the pipeline's catalog.
+    #[serde(default)]
+    pub tables: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    pub name: Option<String>,
+    /// SQL files, relative to the pipeline file.
+    pub queries: Vec<String>,
+    /// The HTML page to write.
+    pub output: String,
+    /// Also write each chart as a PNG file here.
+    pub png_dir: Option<String>,
+    pub title: Option<String>,
+    /// Tables beside the pipeline's catalog.
+    #[serde(default)]
+    pub tables: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -6,10 +6,14 @@ use std::path::{Path, PathBuf};
 
 use super::interpolate::expand;
 use super::spec::{ImportCsvSpec, PipelineSpec, StepSpec};
-use super::{BackupStep, ImportSource, ImportStep, NamedStep, Pipeline, RestoreStep, Step};
+use super::{
+    BackupStep, ImportSource, ImportStep, LakeSyncStep, NamedStep, Pipeline, RestoreStep, Step,
+};
 use crate::error::{Error, Result};
 use crate::formats::csv::CsvOptions;
+use crate::lake::SyncMode;
 use crate::postgres::DbUrl;
+use crate::query::{OutputFormat, TableSource};
 use crate::storage::{Location, S3Options};
 
 /// Read, expand, parse and check the pipeline at `path`.
@@ -55,9 +59,17 @@ fn check(spec: PipelineSpec, path: &Path, base: &Path, problems: &mut Vec<String
     if spec.steps.is_empty() {
         problems.push("steps: a pipeline needs at least one step".into());
     }
+    let mut catalog = Vec::new();
+    for (name, location) in &spec.catalog {
+        match TableSource::new(name, location) {
+            Ok(source) => catalog.push(source),
+            Err(e) => problems.push(format!("catalog.{name}: {e}")),
+        }
+    }
     let mut ctx = Ctx {
         connections: &spec.connections,
         parsed: &connections,
+        catalog: &catalog,
         base,
         problems,
     };
@@ -75,6 +87,7 @@ fn check(spec: PipelineSpec, path: &Path, base: &Path, problems: &mut Vec<String
     Pipeline {
         name: spec.name.unwrap_or(default_name),
         path: path.to_path_buf(),
+        catalog,
         steps,
     }
 }
@@ -82,6 +95,7 @@ fn check(spec: PipelineSpec, path: &Path, base: &Path, problems: &mut Vec<String
 struct Ctx<'a> {
     connections: &'a BTreeMap<String, String>,
     parsed: &'a BTreeMap<String, DbUrl>,
+    catalog: &'a [TableSource],
     base: &'a Path,
     problems: &'a mut Vec<String>,
 }
@@ -207,6 +221,63 @@ impl Ctx<'_> {
                 });
                 (s.name, step)
             }
+            StepSpec::LakeSync(s) => {
+                let source = self.connection(&format!("{at}.connection"), &s.connection);
+                if s.incremental_column.is_some() && s.mode == SyncMode::Overwrite {
+                    self.problem(
+                        &format!("{at}.incremental_column"),
+                        "needs mode append or merge",
+                    );
+                }
+                let step = Step::LakeSync(LakeSyncStep {
+                    source: source?,
+                    to: s.to,
+                    schemas: s.schemas,
+                    tables: s.tables,
+                    mode: s.mode,
+                    key: s.key,
+                    incremental_column: s.incremental_column,
+                });
+                (s.name, step)
+            }
+            StepSpec::Query(s) => {
+                let file = self.existing(&format!("{at}.file"), &s.file, false);
+                let tables = self.tables(&format!("{at}.tables"), &s.tables);
+                let format = s.format.or_else(|| OutputFormat::of_path(&s.output));
+                if format.is_none() {
+                    self.problem(
+                        &format!("{at}.format"),
+                        "give a format (table, csv, json, parquet) or an output with one of their extensions",
+                    );
+                }
+                let step = Step::Query {
+                    file: file?,
+                    output: s.output,
+                    format: format?,
+                    tables,
+                };
+                (s.name, step)
+            }
+            StepSpec::Report(s) => {
+                if s.queries.is_empty() {
+                    self.problem(&format!("{at}.queries"), "name at least one SQL file");
+                }
+                let queries: Vec<Option<PathBuf>> = s
+                    .queries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, q)| self.existing(&format!("{at}.queries[{i}]"), q, false))
+                    .collect();
+                let tables = self.tables(&format!("{at}.tables"), &s.tables);
+                let step = Step::Report {
+                    queries: queries.into_iter().collect::<Option<_>>()?,
+                    output: PathBuf::from(s.output),
+                    png_dir: s.png_dir.map(PathBuf::from),
+                    title: s.title,
+                    tables,
+                };
+                (s.name, step)
+            }
             StepSpec::Compare(s) => {
                 let left = self.connection(&format!("{at}.left"), &s.left);
                 let right = self.connection(&format!("{at}.right"), &s.right);
@@ -225,6 +296,23 @@ impl Ctx<'_> {
             name: name.unwrap_or_else(|| format!("{} #{}", step.kind(), index + 1)),
             step,
         })
+    }
+
+    /// The catalog's tables with `extra` added (an extra one replaces a catalog one).
+    fn tables(&mut self, at: &str, extra: &BTreeMap<String, String>) -> Vec<TableSource> {
+        let mut tables: Vec<TableSource> = Vec::new();
+        for (name, location) in extra {
+            match TableSource::new(name, location) {
+                Ok(source) => tables.push(source),
+                Err(e) => self.problem(&format!("{at}.{name}"), e),
+            }
+        }
+        for source in self.catalog {
+            if !tables.iter().any(|t| t.name == source.name) {
+                tables.push(source.clone());
+            }
+        }
+        tables
     }
 
     fn import(&mut self, at: &str, s: ImportCsvSpec) -> Option<ImportStep> {

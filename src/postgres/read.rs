@@ -194,6 +194,19 @@ pub async fn read_table(
     table: &Table,
     options: ReadOptions,
 ) -> Result<SendableRecordBatchStream> {
+    read_rows(url, snapshot, catalog, table, None, options).await
+}
+
+/// Stream the rows of `table` that satisfy `filter` (an SQL condition built by the caller
+/// from trusted parts, e.g. an incremental sync's watermark), inside `snapshot`.
+pub async fn read_rows(
+    url: &DbUrl,
+    snapshot: &Snapshot,
+    catalog: &Catalog,
+    table: &Table,
+    filter: Option<&str>,
+    options: ReadOptions,
+) -> Result<SendableRecordBatchStream> {
     let columns = read_columns(catalog, table);
     let schema = read_schema(&columns);
     let select: Vec<String> = columns
@@ -218,8 +231,9 @@ pub async fn read_table(
             } else {
                 format!(" AND ctid < '({},0)'::tid", (i + 1) * chunk)
             };
+            let and = filter.map(|f| format!(" AND ({f})")).unwrap_or_default();
             format!(
-                "SELECT {} FROM {} WHERE {from}{to}",
+                "SELECT {} FROM {} WHERE {from}{to}{and}",
                 select.join(", "),
                 table.qualified()
             )

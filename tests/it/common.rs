@@ -20,6 +20,19 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> TestDb {
+        TestDb::create("").await
+    }
+
+    /// A database that sorts text byte-wise, as DataFusion does (`COLLATE "C"`), with its
+    /// clock in UTC.
+    pub async fn bytewise_utc() -> TestDb {
+        let db = TestDb::create("TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'").await;
+        db.execute(&format!("ALTER DATABASE {} SET timezone = 'UTC'", db.name))
+            .await;
+        db
+    }
+
+    async fn create(options: &str) -> TestDb {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "lakeshift_test_{}_{}",
@@ -33,7 +46,7 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("tests need a reachable Postgres (set DATABASE_URL): {e}"));
         for sql in [
             format!("DROP DATABASE IF EXISTS {name}"),
-            format!("CREATE DATABASE {name}"),
+            format!("CREATE DATABASE {name} {options}"),
         ] {
             client
                 .batch_execute(&sql)
@@ -173,4 +186,34 @@ pub const EVERY_TYPE_ROWS: &str = "
 /// A digest of a table's whole content (its `id` orders the rows).
 pub fn digest(table: &str) -> String {
     format!("SELECT md5(string_agg(x::text, '|' ORDER BY id)) FROM {table} x")
+}
+
+/// The HR schema loaded with `rows` generated employees (all 12 departments hire).
+pub async fn hr_demo(db: &TestDb, rows: u64) {
+    hr_schema(db).await;
+    let dir = tempfile::tempdir().unwrap();
+    lakeshift::demo::generate(dir.path(), rows, 7).unwrap();
+    lakeshift::import::DirImport::new(db.url.clone(), dir.path().to_path_buf())
+        .run()
+        .await
+        .unwrap();
+}
+
+/// The output of a `lakeshift` run that must succeed.
+pub fn stdout_of(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "lakeshift failed: {}",
+        stderr(output)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The one-line error of a `lakeshift` run that must fail.
+pub fn error_of(output: &Output) -> String {
+    assert!(!output.status.success(), "lakeshift should have failed");
+    let text = stderr(output);
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(lines.len(), 1, "one error line expected: {text}");
+    lines[0].to_string()
 }

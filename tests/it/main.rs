@@ -8,5 +8,7 @@ mod cli;
 mod common;
 mod copy;
 mod import;
+mod lake;
 mod pipeline;
+mod query;
 mod schema;

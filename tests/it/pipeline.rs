@@ -242,3 +242,95 @@ async fn hr_backup_backs_up_verifies_restores_into_a_new_database_and_compares()
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hr_lakehouse_runs_the_whole_story_and_again() {
+    let db = TestDb::new().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    let report = tmp.path().join("run.json");
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lakeshift"))
+            .args([
+                "-q",
+                "run",
+                repo_file("pipelines/hr_lakehouse.yaml").to_str().unwrap(),
+            ])
+            .arg("--report")
+            .arg(&report)
+            .arg("--work-dir")
+            .arg(tmp.path())
+            .env("DATABASE_URL", db.url.expose())
+            .env("LAKESHIFT_OUT", &out_dir)
+            .env_remove("HR_DATA_DIR")
+            .output()
+            .unwrap()
+    };
+    // Twice: every step is re-runnable (replace, a new backup, overwrite, rewritten files).
+    for _ in 0..2 {
+        let out = run();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let kinds: Vec<&str> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "sql_script",
+            "import_csv",
+            "backup",
+            "lake_sync",
+            "query",
+            "query",
+            "report"
+        ]
+    );
+    assert_eq!(json["steps"][3]["output"][2]["rows"], 100_000);
+    assert_eq!(
+        json["steps"][3]["output"][2]["version"], 1,
+        "the second run overwrote"
+    );
+    let csv =
+        std::fs::read_to_string(out_dir.join("reports/departments_above_mean_2021.csv")).unwrap();
+    assert!(
+        csv.starts_with("id,department,hired\n") && csv.lines().count() > 1,
+        "{csv}"
+    );
+    let html = std::fs::read_to_string(out_dir.join("reports/report.html")).unwrap();
+    assert!(html.contains("<h1>HR hiring in 2021</h1>") && html.matches("<svg").count() == 2);
+    assert!(
+        out_dir
+            .join("reports/charts/hired_by_quarter_2021.png")
+            .exists()
+    );
+    assert_eq!(
+        std::fs::read_dir(out_dir.join("backups")).unwrap().count(),
+        2
+    );
+    // The catalog serves `lakeshift sql --catalog` too.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lakeshift"))
+        .args([
+            "sql",
+            "-e",
+            "SELECT count(*) AS n FROM hired_employees",
+            "--format",
+            "csv",
+            "--catalog",
+        ])
+        .arg(repo_file("pipelines/hr_lakehouse.yaml"))
+        .env("LAKESHIFT_OUT", &out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "n\n100000\n",
+        "{}",
+        stderr(&out)
+    );
+}

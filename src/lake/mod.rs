@@ -1,0 +1,26 @@
+//! The Delta mirror: Postgres tables written to Delta tables ([`sync`]) and kept in shape
+//! ([`maintenance`]: compaction, vacuum, history).
+//!
+//! A Delta table lives at `<root>/<table>` where the root is a directory or an `s3://` URL
+//! ([`location`]). Postgres types Delta has no type for are converted on the way
+//! ([`schema`]).
+
+pub mod location;
+pub mod maintenance;
+pub mod schema;
+pub mod sync;
+mod watermark;
+
+pub use location::{open_table, table_url};
+pub use maintenance::{HistoryEntry, OptimizeSummary, VacuumSummary, history, optimize, vacuum};
+pub use sync::{SyncJob, SyncMode, TableSync};
+
+use crate::error::Error;
+
+/// A Delta failure, with the table it concerns.
+pub(crate) fn delta_error(table: impl std::fmt::Display, err: impl std::fmt::Display) -> Error {
+    Error::Lake {
+        table: table.to_string(),
+        reason: err.to_string(),
+    }
+}
