@@ -53,17 +53,8 @@ pub async fn run(args: SqlArgs) -> Result<()> {
         .format
         .or_else(|| args.output.as_deref().and_then(OutputFormat::of_path))
         .unwrap_or_default();
-    let ctx = lakeshift::query::session(&tables).await?;
-    let mut last = None;
-    for script in &scripts {
-        last = Some((lakeshift::query::run(&ctx, script).await?, script));
-    }
-    let (frame, script) = last.expect("at least one script");
-    let stream = frame
-        .execute_stream()
-        .await
-        .map_err(|e| lakeshift::query::script::planning_error(&ctx, script, None, e))?;
-    let rows = lakeshift::query::write(stream, format, args.output.as_deref()).await?;
+    let output = args.output.as_deref();
+    let rows = lakeshift::query::run_scripts(&scripts, &tables, format, output).await?;
     if let Some(out) = &args.output {
         eprintln!("{rows} rows written to {out}");
     }

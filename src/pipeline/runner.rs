@@ -152,7 +152,8 @@ async fn run_step(step: &Step, options: &RunOptions) -> Result<serde_json::Value
             format,
             tables,
         } => {
-            let rows = crate::query::run_to_file(file, tables, *format, output).await?;
+            let script = crate::query::Script::from_file(file)?;
+            let rows = crate::query::run_scripts(&[script], tables, *format, Some(output)).await?;
             Ok(serde_json::json!({ "file": file, "output": output, "rows": rows }))
         }
         Step::Report {

@@ -13,19 +13,23 @@ pub use script::{Script, run};
 pub use session::session;
 pub use source::{SourceFormat, TableSource};
 
-/// Run the SQL file `file` over `tables` and write its result to `output`; the rows written.
-pub async fn run_to_file(
-    file: &std::path::Path,
+/// Run `scripts` in order in one session over `tables` and write the last statement's
+/// result as `format` to `output` (standard output when `None`); the rows written.
+pub async fn run_scripts(
+    scripts: &[Script],
     tables: &[TableSource],
     format: OutputFormat,
-    output: &str,
+    output: Option<&str>,
 ) -> crate::Result<u64> {
-    let script = Script::from_file(file)?;
     let ctx = session(tables).await?;
-    let frame = run(&ctx, &script).await?;
+    let mut last = None;
+    for script in scripts {
+        last = Some((run(&ctx, script).await?, script));
+    }
+    let (frame, script) = last.ok_or_else(|| crate::Error::Invalid("no SQL to run".into()))?;
     let stream = frame
         .execute_stream()
         .await
-        .map_err(|e| script::planning_error(&ctx, &script, None, e))?;
-    write(stream, format, Some(output)).await
+        .map_err(|e| script::planning_error(&ctx, script, None, e))?;
+    write(stream, format, output).await
 }

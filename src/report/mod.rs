@@ -130,7 +130,7 @@ async fn section(ctx: &SessionContext, path: &Path) -> Result<(html::Section, Op
     let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
     let plan = doc.plan(&schema, &origin)?;
     let title = doc.title_or(path);
-    let mut builder = plan.as_ref().map(|p| ChartBuilder::new(p, &title));
+    let mut builder = plan.as_ref().map(|p| ChartTotals::new(p, &title));
     let mut stream = frame
         .execute_stream()
         .await
@@ -147,7 +147,7 @@ async fn section(ctx: &SessionContext, path: &Path) -> Result<(html::Section, Op
             shown += keep;
         }
     }
-    let mut chart = builder.map(ChartBuilder::finish);
+    let mut chart = builder.map(ChartTotals::finish);
     if let (Some(chart), Some(reference)) = (chart.as_mut(), &doc.reference) {
         let value = scalar(ctx, &origin, &reference.sql).await?;
         chart.reference = Some((reference.label.clone(), value));
@@ -204,7 +204,7 @@ fn numbers(column: &dyn Array) -> Result<Vec<Option<f64>>> {
 }
 
 /// Sums each value column per category, in first-seen order, up to [`MAX_BARS`].
-struct ChartBuilder<'p> {
+struct ChartTotals<'p> {
     plan: &'p ChartPlan,
     title: String,
     index: HashMap<String, usize>,
@@ -213,9 +213,9 @@ struct ChartBuilder<'p> {
     omitted: usize,
 }
 
-impl<'p> ChartBuilder<'p> {
+impl<'p> ChartTotals<'p> {
     fn new(plan: &'p ChartPlan, title: &str) -> Self {
-        ChartBuilder {
+        ChartTotals {
             plan,
             title: title.to_string(),
             index: HashMap::new(),
