@@ -71,7 +71,12 @@ fn init_tracing(verbose: u8, quiet: bool) {
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("lakeshift={default},warn"))
+        // delta-rs and its kernel (buoyant_kernel) log the errors they return; lakeshift
+        // reports them itself, once.
+        let delta = if verbose > 0 { "warn" } else { "off" };
+        tracing_subscriber::EnvFilter::new(format!(
+            "lakeshift={default},deltalake_core={delta},buoyant_kernel={delta},warn"
+        ))
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -20,6 +20,9 @@ pub fn folder_name(table: &Table) -> String {
 /// The URL of the Delta table `name` under `root`, creating a local directory for it.
 pub fn table_url(root: &str, name: &str) -> Result<Url> {
     let location = format!("{}/{name}", root.trim_end_matches('/'));
+    if !location.contains("://") {
+        std::fs::create_dir_all(&location).map_err(|e| Error::io(&location, &e))?;
+    }
     deltalake::ensure_table_uri(&location).map_err(|e| delta_error(&location, e))
 }
 
