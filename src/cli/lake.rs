@@ -115,8 +115,16 @@ pub async fn run(cmd: LakeCommand, progress: bool) -> Result<()> {
                 } else {
                     format!(", added columns {}", s.added_columns.join(", "))
                 };
+                let removed = if s.removed_columns.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", columns gone from the source: {}",
+                        s.removed_columns.join(", ")
+                    )
+                };
                 eprintln!(
-                    "{}: {} rows -> {} ({version}{added}) in {:.2} s",
+                    "{}: {} rows -> {} ({version}{added}{removed}) in {:.2} s",
                     s.table, s.rows, s.delta, s.seconds
                 );
             }

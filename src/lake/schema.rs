@@ -70,9 +70,24 @@ fn convert(column: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
     Ok(cast(column, to)?)
 }
 
-/// The columns of `incoming` (a [`delta_schema`]) that `existing` (a Delta table's schema)
-/// lacks. A column whose type differs is an error: Delta cannot change it in place.
-pub fn added_columns(existing: &StructType, incoming: &Schema, table: &str) -> Result<Vec<String>> {
+/// How a source's columns differ from its Delta table's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SchemaChange {
+    /// Source columns the Delta table lacks.
+    pub added: Vec<String>,
+    /// Delta columns the source no longer has.
+    pub removed: Vec<String>,
+}
+
+impl SchemaChange {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// Compare `incoming` (a [`delta_schema`]) with `existing` (a Delta table's schema). A
+/// column whose type differs is an error: Delta cannot change it in place.
+pub fn compare(existing: &StructType, incoming: &Schema, table: &str) -> Result<SchemaChange> {
     let as_delta = |schema: &Schema| -> Result<Schema> {
         let kernel: StructType = schema
             .try_into_kernel()
@@ -85,6 +100,12 @@ pub fn added_columns(existing: &StructType, incoming: &Schema, table: &str) -> R
         .try_into_arrow()
         .map_err(|e| delta_error(table, e))?;
     let incoming = as_delta(incoming)?;
+    let removed = existing
+        .fields()
+        .iter()
+        .filter(|f| incoming.field_with_name(f.name()).is_err())
+        .map(|f| f.name().clone())
+        .collect();
     let mut added = Vec::new();
     for field in incoming.fields() {
         match existing.field_with_name(field.name()) {
@@ -103,7 +124,7 @@ pub fn added_columns(existing: &StructType, incoming: &Schema, table: &str) -> R
             Err(_) => added.push(field.name().clone()),
         }
     }
-    Ok(added)
+    Ok(SchemaChange { added, removed })
 }
 
 fn same_type(a: &Field, b: &Field) -> bool {
@@ -161,16 +182,23 @@ mod tests {
     }
 
     #[test]
-    fn a_new_column_is_added_and_a_changed_type_refused() {
+    fn added_and_removed_columns_are_found_and_a_changed_type_refused() {
         let old = delta_schema(&Schema::new(vec![Field::new("id", DataType::Int32, false)]));
         let old: StructType = old.as_ref().try_into_kernel().unwrap();
         let grown = delta_schema(&Schema::new(vec![
             Field::new("id", DataType::Int32, false),
             Field::new("note", DataType::Utf8, true),
         ]));
-        assert_eq!(added_columns(&old, &grown, "t").unwrap(), vec!["note"]);
+        let change = compare(&old, &grown, "t").unwrap();
+        assert_eq!(
+            (change.added, change.removed),
+            (vec!["note".to_string()], vec![])
+        );
+        let grown: StructType = grown.as_ref().try_into_kernel().unwrap();
+        let shrunk = delta_schema(&Schema::new(vec![Field::new("id", DataType::Int32, false)]));
+        assert_eq!(compare(&grown, &shrunk, "t").unwrap().removed, vec!["note"]);
         let changed = delta_schema(&Schema::new(vec![Field::new("id", DataType::Utf8, false)]));
-        let err = added_columns(&old, &changed, "t").unwrap_err().to_string();
+        let err = compare(&old, &changed, "t").unwrap_err().to_string();
         assert!(
             err.contains("column id changed type") && err.contains("Int32"),
             "{err}"

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::delta_error;
 use super::location::{folder_name, open_or_new, table_url};
-use super::schema::{added_columns, delta_schema, to_delta};
+use super::schema::{SchemaChange, compare, delta_schema, to_delta};
 use super::watermark::{self, Watermark};
 use crate::error::{Error, Result};
 use crate::postgres::DbUrl;
@@ -66,8 +66,11 @@ pub struct TableSync {
     pub version: Option<u64>,
     /// The incremental column's new watermark.
     pub watermark: Option<String>,
-    /// Source columns the Delta table did not have yet.
+    /// Source columns the Delta table did not have yet (added to it).
     pub added_columns: Vec<String>,
+    /// Delta columns the source no longer has: dropped by an overwrite, null in rows
+    /// appended or merged.
+    pub removed_columns: Vec<String>,
     pub seconds: f64,
 }
 
@@ -154,14 +157,14 @@ impl SyncJob {
         let (delta, exists) = open_or_new(&url).await?;
         let columns = read_columns(catalog, table);
         let schema = delta_schema(&read_schema(&columns));
-        let added = if exists {
+        let change = if exists {
             let current = delta
                 .snapshot()
                 .map_err(|e| delta_error(&label, e))?
                 .schema();
-            added_columns(&current, &schema, &label)?
+            compare(&current, &schema, &label)?
         } else {
-            Vec::new()
+            SchemaChange::default()
         };
         let mut summary = TableSync {
             table: label.clone(),
@@ -170,7 +173,8 @@ impl SyncJob {
             rows: 0,
             version: None,
             watermark: None,
-            added_columns: added.clone(),
+            added_columns: change.added.clone(),
+            removed_columns: change.removed.clone(),
             seconds: 0.0,
         };
         let mark = match &self.incremental {
@@ -211,7 +215,7 @@ impl SyncJob {
         let written = match (self.mode, exists) {
             (SyncMode::Merge, true) => {
                 let key = self.merge_key(table)?;
-                merge(delta, provider, &key, commit, !added.is_empty(), &label).await?
+                merge(delta, provider, &key, commit, !change.is_empty(), &label).await?
             }
             (mode, _) => {
                 let save = if mode == SyncMode::Overwrite && exists {
@@ -219,7 +223,7 @@ impl SyncJob {
                 } else {
                     SaveMode::Append
                 };
-                write(delta, provider, save, commit, !added.is_empty(), &label).await?
+                write(delta, provider, save, commit, &change, &label).await?
             }
         };
         bar.finish_and_clear();
@@ -283,7 +287,7 @@ async fn write(
     provider: Arc<dyn datafusion::catalog::TableProvider>,
     save: SaveMode,
     commit: CommitProperties,
-    evolve: bool,
+    change: &SchemaChange,
     label: &str,
 ) -> Result<DeltaTable> {
     let plan = LogicalPlanBuilder::scan(label, provider_as_source(provider), None)
@@ -294,8 +298,13 @@ async fn write(
         .with_input_plan(plan)
         .with_save_mode(save)
         .with_commit_properties(commit);
-    if evolve {
-        builder = builder.with_schema_mode(SchemaMode::Merge);
+    if !change.is_empty() {
+        // An overwrite takes the source's columns; an append keeps the table's, adding new ones.
+        let mode = match save {
+            SaveMode::Overwrite => SchemaMode::Overwrite,
+            _ => SchemaMode::Merge,
+        };
+        builder = builder.with_schema_mode(mode);
     }
     builder.await.map_err(|e| write_error(label, e))
 }

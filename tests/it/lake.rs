@@ -208,7 +208,7 @@ async fn an_incremental_sync_writes_each_row_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_new_column_is_added_and_a_changed_type_refused() {
+async fn columns_added_and_dropped_at_the_source_follow_and_a_changed_type_is_refused() {
     let db = TestDb::new().await;
     db.execute("CREATE TABLE t (id int4 PRIMARY KEY, a text); INSERT INTO t VALUES (1, 'x')")
         .await;
@@ -226,6 +226,28 @@ async fn a_new_column_is_added_and_a_changed_type_refused() {
     assert_eq!(rows.len(), 3);
     assert!(rows[0]["b"].is_null());
     assert_eq!(rows[2]["b"], 42);
+    // A column gone from the source: null in appended rows, dropped by an overwrite.
+    db.execute("ALTER TABLE t DROP COLUMN b; INSERT INTO t VALUES (3, 'z')")
+        .await;
+    let out = sync(&db, lake.path(), &["--mode", "append"]);
+    assert!(crate::common::stderr(&out).contains("columns gone from the source: b"));
+    let rows = query(
+        &db,
+        lake.path(),
+        "t",
+        "SELECT count(*) AS n, count(b) AS b FROM t",
+    );
+    assert_eq!(
+        (rows[0]["n"].as_i64(), rows[0]["b"].as_i64()),
+        (Some(6), Some(1))
+    );
+    stdout_of(&sync(&db, lake.path(), &[]));
+    let rows = query(&db, lake.path(), "t", "SELECT * FROM t ORDER BY id");
+    let expected: Vec<Value> = (1..=3)
+        .zip(["x", "y", "z"])
+        .map(|(id, a)| serde_json::json!({"id": id, "a": a}))
+        .collect();
+    assert_eq!(rows, expected);
     db.execute("ALTER TABLE t ALTER COLUMN a TYPE int4 USING length(a)")
         .await;
     let err = error_of(&sync(&db, lake.path(), &["--mode", "append"]));
