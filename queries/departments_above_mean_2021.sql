@@ -13,8 +13,12 @@ WITH per_department AS (
           AND e.datetime >= TIMESTAMP '2021-01-01 00:00:00'
           AND e.datetime < TIMESTAMP '2022-01-01 00:00:00'
     GROUP BY d.id, d.department
+),
+with_mean AS (
+    SELECT id, department, hired, AVG(hired) OVER () AS mean
+    FROM per_department
 )
 SELECT id, department, hired
-FROM per_department
-WHERE hired > (SELECT AVG(hired) FROM per_department)
+FROM with_mean
+WHERE hired > mean
 ORDER BY hired DESC, id
