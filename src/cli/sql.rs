@@ -63,17 +63,15 @@ pub async fn run(args: SqlArgs) -> Result<()> {
 
 /// The tables of `--catalog` and `--table`, the latter winning on equal names.
 pub fn tables(catalog: Option<&std::path::Path>, specs: &[String]) -> Result<Vec<TableSource>> {
-    let mut tables: Vec<TableSource> = specs
+    let tables: Vec<TableSource> = specs
         .iter()
         .map(|s| TableSource::parse(s))
         .collect::<Result<_>>()?;
-    if let Some(path) = catalog {
-        let pipeline = lakeshift::pipeline::load(path)?;
-        for source in pipeline.catalog {
-            if !tables.iter().any(|t| t.name == source.name) {
-                tables.push(source);
-            }
+    match catalog {
+        Some(path) => {
+            let pipeline = lakeshift::pipeline::load(path)?;
+            Ok(lakeshift::query::with_defaults(tables, &pipeline.catalog))
         }
+        None => Ok(tables),
     }
-    Ok(tables)
 }

@@ -50,17 +50,15 @@ pub async fn open_table(location: &str, version: Option<u64>) -> Result<DeltaTab
 /// The Delta table at `url` if there is one, or a handle to create it.
 pub async fn open_or_new(url: &Url) -> Result<(DeltaTable, bool)> {
     let builder = DeltaTableBuilder::from_url(url.clone()).map_err(|e| delta_error(url, e))?;
-    let table = builder.build().map_err(|e| delta_error(url, e))?;
+    let mut table = builder.build().map_err(|e| delta_error(url, e))?;
     let exists = table
         .verify_deltatable_existence()
         .await
         .map_err(|e| delta_error(url, e))?;
-    if !exists {
-        return Ok((table, false));
+    if exists {
+        table.load().await.map_err(|e| delta_error(url, e))?;
     }
-    let builder = DeltaTableBuilder::from_url(url.clone()).map_err(|e| delta_error(url, e))?;
-    let table = builder.load().await.map_err(|e| delta_error(url, e))?;
-    Ok((table, true))
+    Ok((table, exists))
 }
 
 fn not_a_table(location: &str) -> Error {

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::formats::csv::CsvOptions;
 use crate::lake::SyncMode;
 use crate::postgres::DbUrl;
-use crate::query::{OutputFormat, TableSource};
+use crate::query::{OutputFormat, TableSource, with_defaults};
 use crate::storage::{Location, S3Options};
 
 /// Read, expand, parse and check the pipeline at `path`.
@@ -307,12 +307,7 @@ impl Ctx<'_> {
                 Err(e) => self.problem(&format!("{at}.{name}"), e),
             }
         }
-        for source in self.catalog {
-            if !tables.iter().any(|t| t.name == source.name) {
-                tables.push(source.clone());
-            }
-        }
-        tables
+        with_defaults(tables, self.catalog)
     }
 
     fn import(&mut self, at: &str, s: ImportCsvSpec) -> Option<ImportStep> {

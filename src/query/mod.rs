@@ -11,7 +11,7 @@ pub mod source;
 pub use output::{OutputFormat, write};
 pub use script::{Script, run};
 pub use session::session;
-pub use source::{SourceFormat, TableSource};
+pub use source::{SourceFormat, TableSource, with_defaults};
 
 /// Run `scripts` in order in one session over `tables` and write the last statement's
 /// result as `format` to `output` (standard output when `None`); the rows written.

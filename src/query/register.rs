@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use datafusion::catalog::TableProvider;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
@@ -22,24 +23,23 @@ use crate::stream_table::{Opener, reopening};
 /// Make `source` queryable in `ctx` under its name.
 pub async fn register(ctx: &SessionContext, source: &TableSource) -> Result<()> {
     let failed = |e: datafusion::error::DataFusionError| Error::Storage {
-        url: source.location.clone(),
+        url: crate::postgres::connect::redact(&source.location),
         reason: e.to_string(),
     };
     let name = source.name.as_str();
-    match &source.resolved_format()? {
+    let provider = match &source.resolved_format()? {
         SourceFormat::Delta { version } => {
             let table = crate::lake::open_table(&source.location, *version).await?;
             table
                 .update_datafusion_session(&ctx.state())
                 .map_err(|e| crate::lake::delta_error(&source.location, e))?;
-            let provider = match plain_parquet(&table, &source.location)? {
+            match plain_parquet(&table, &source.location)? {
                 Some(provider) => provider,
                 None => table
                     .table_provider()
                     .await
                     .map_err(|e| crate::lake::delta_error(&source.location, e))?,
-            };
-            ctx.register_table(name, provider).map_err(failed)?;
+            }
         }
         SourceFormat::Parquet => {
             let (location, extension) = listing_path(&source.location, ".parquet")?;
@@ -47,37 +47,41 @@ pub async fn register(ctx: &SessionContext, source: &TableSource) -> Result<()> 
                 file_extension: &extension,
                 ..Default::default()
             };
-            ctx.register_parquet(name, &location, options)
+            return ctx
+                .register_parquet(name, &location, options)
                 .await
-                .map_err(failed)?;
+                .map_err(failed);
         }
         SourceFormat::Csv { header } => {
             let (location, extension) = listing_path(&source.location, ".csv")?;
             let options = CsvReadOptions::new()
                 .has_header(*header)
                 .file_extension(&extension);
-            ctx.register_csv(name, &location, options)
+            return ctx
+                .register_csv(name, &location, options)
                 .await
-                .map_err(failed)?;
+                .map_err(failed);
         }
         SourceFormat::Avro => {
             let (dir, files) = avro_files(&source.location).await?;
-            register_files(ctx, name, dir, FileFormat::Avro, files).await?;
+            files_table(dir, FileFormat::Avro, files).await?
         }
         SourceFormat::Backup { table } => {
             let wanted = table.as_deref().unwrap_or(name);
             let (dir, manifest) = open_backup(&source.location).await?;
             let entry = find_backup_table(&manifest, wanted, &dir)?;
             let files = entry.files.iter().map(|f| f.path.clone()).collect();
-            register_files(ctx, name, dir, manifest.file_format, files).await?;
+            files_table(dir, manifest.file_format, files).await?
         }
         SourceFormat::Postgres { table } => {
             let url = DbUrl::parse(&source.location)?;
             let wanted = table.as_deref().unwrap_or(name);
-            register_postgres(ctx, name, url, wanted).await?;
+            postgres_table(url, wanted).await?
         }
-    }
-    Ok(())
+    };
+    ctx.register_table(name, provider)
+        .map(|_| ())
+        .map_err(failed)
 }
 
 /// A Delta table whose version is nothing but whole Parquet files (no deletion vectors, no
@@ -89,7 +93,7 @@ pub async fn register(ctx: &SessionContext, source: &TableSource) -> Result<()> 
 fn plain_parquet(
     table: &deltalake::DeltaTable,
     location: &str,
-) -> Result<Option<Arc<dyn datafusion::catalog::TableProvider>>> {
+) -> Result<Option<Arc<dyn TableProvider>>> {
     use datafusion::datasource::file_format::parquet::ParquetFormat;
     use datafusion::datasource::listing::{
         ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -223,14 +227,12 @@ fn find_backup_table<'m>(
         })
 }
 
-/// Register data files read one after another by lakeshift's readers.
-async fn register_files(
-    ctx: &SessionContext,
-    name: &str,
+/// Data files read one after another by lakeshift's readers, as a table.
+async fn files_table(
     dir: Location,
     format: FileFormat,
     files: Vec<String>,
-) -> Result<()> {
+) -> Result<Arc<dyn TableProvider>> {
     let first = files.first().ok_or_else(|| Error::Storage {
         url: dir.to_string(),
         reason: "no data files".into(),
@@ -252,22 +254,11 @@ async fn register_files(
                 as SendableRecordBatchStream)
         })
     });
-    let table = reopening(schema, open)?;
-    ctx.register_table(name, table)
-        .map(|_| ())
-        .map_err(|e| Error::Internal {
-            task: format!("registering {name}"),
-            reason: e.to_string(),
-        })
+    reopening(schema, open)
 }
 
-/// Register a live Postgres table: each scan reads it in a snapshot of its own.
-async fn register_postgres(
-    ctx: &SessionContext,
-    name: &str,
-    url: DbUrl,
-    wanted: &str,
-) -> Result<()> {
+/// A live Postgres table: each scan reads it in a snapshot of its own.
+async fn postgres_table(url: DbUrl, wanted: &str) -> Result<Arc<dyn TableProvider>> {
     let (schema_name, _) = split_name(wanted);
     let schemas = vec![schema_name.unwrap_or("public").to_string()];
     let catalog = Arc::new(Catalog::load(&url, &schemas).await?);
@@ -303,13 +294,7 @@ async fn register_postgres(
             )
         })
     });
-    let provider = reopening(schema, open)?;
-    ctx.register_table(name, provider)
-        .map(|_| ())
-        .map_err(|e| Error::Internal {
-            task: format!("registering {name}"),
-            reason: e.to_string(),
-        })
+    reopening(schema, open)
 }
 
 #[cfg(test)]

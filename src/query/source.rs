@@ -87,6 +87,16 @@ impl TableSource {
     }
 }
 
+/// `tables` followed by the `defaults` none of them overrides (by name).
+pub fn with_defaults(mut tables: Vec<TableSource>, defaults: &[TableSource]) -> Vec<TableSource> {
+    for source in defaults {
+        if !tables.iter().any(|t| t.name == source.name) {
+            tables.push(source.clone());
+        }
+    }
+    tables
+}
+
 fn parse_format(fragment: &str) -> Result<SourceFormat> {
     let (kind, arg) = match fragment.split_once([':', '@']) {
         Some((k, a)) => (k, Some(a)),

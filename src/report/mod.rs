@@ -17,6 +17,7 @@ use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 use serde::Serialize;
 
+use crate::blocking::spawn_blocking;
 use crate::error::{Error, Result};
 use crate::query::output::execution_error;
 use crate::query::{Script, TableSource, run, session};
@@ -99,20 +100,29 @@ impl ReportJob {
             sections.push(section);
         }
         let generated = chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string();
-        let page = html::page(&self.title, &generated, &sections)?;
-        write_published(&self.output, page.as_bytes())?;
-        let mut png_files = Vec::new();
-        if let Some(dir) = &self.png_dir {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
-            for (path, chart) in &charts {
-                if let Some(chart) = chart {
-                    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-                    let file = dir.join(format!("{stem}.png"));
-                    chart.png(&file)?;
-                    png_files.push(file.display().to_string());
+        let (title, output, png_dir) = (self.title, self.output.clone(), self.png_dir);
+        // Drawing and writing files is CPU and disk work: off the async runtime.
+        let png_files = spawn_blocking("writing the report", move || {
+            for (section, (_, chart)) in sections.iter_mut().zip(&charts) {
+                section.svg = chart.as_ref().map(ChartData::svg).transpose()?;
+            }
+            let page = html::page(&title, &generated, &sections)?;
+            write_published(&output, page.as_bytes())?;
+            let mut png_files = Vec::new();
+            if let Some(dir) = &png_dir {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
+                for (path, chart) in &charts {
+                    if let Some(chart) = chart {
+                        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+                        let file = dir.join(format!("{stem}.png"));
+                        chart.png(&file)?;
+                        png_files.push(file.display().to_string());
+                    }
                 }
             }
-        }
+            Ok(png_files)
+        })
+        .await?;
         Ok(ReportSummary {
             output: self.output.display().to_string(),
             queries: summaries,
@@ -152,7 +162,6 @@ async fn section(ctx: &SessionContext, path: &Path) -> Result<(html::Section, Op
         let value = scalar(ctx, &origin, &reference.sql).await?;
         chart.reference = Some((reference.label.clone(), value));
     }
-    let svg = chart.as_ref().map(ChartData::svg).transpose()?;
     let chart_note = chart.as_ref().filter(|c| c.omitted > 0).map(|c| {
         format!(
             "The chart shows the first {MAX_BARS} of {} categories.",
@@ -164,7 +173,7 @@ async fn section(ctx: &SessionContext, path: &Path) -> Result<(html::Section, Op
         description: doc.description.clone(),
         file: origin,
         sql: script.text.clone(),
-        svg,
+        svg: None, // drawn with the others, off the async runtime
         chart_note,
         schema,
         rows,

@@ -1,6 +1,9 @@
 //! Pipelines: the shipped ones validate, the HR migration runs end to end, and a failing
 //! step stops the run with a report that says so.
 
+use std::ffi::OsStr;
+use std::path::Path;
+
 use crate::common::{TestDb, hr_data_dir, lakeshift, repo_file, stderr};
 
 #[test]
@@ -175,21 +178,15 @@ async fn hr_backup_backs_up_verifies_restores_into_a_new_database_and_compares()
     let report = tmp.path().join("run.json");
     let backups = tmp.path().join("backups");
     let run = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_lakeshift"))
-            .args([
-                "run",
-                repo_file("pipelines/hr_backup.yaml").to_str().unwrap(),
-            ])
-            .arg("--report")
-            .arg(&report)
-            .arg("--work-dir")
-            .arg(tmp.path())
-            .env("DATABASE_URL", db.url.expose())
-            .env("RESTORE_DATABASE_URL", restored.expose())
-            .env("BACKUP_DIR", &backups)
-            .env_remove("HR_DATA_DIR")
-            .output()
-            .unwrap()
+        run_shipped(
+            "hr_backup.yaml",
+            tmp.path(),
+            &[
+                ("DATABASE_URL", db.url.expose().as_ref()),
+                ("RESTORE_DATABASE_URL", restored.expose().as_ref()),
+                ("BACKUP_DIR", backups.as_os_str()),
+            ],
+        )
     };
     // Twice: the second run restores over the first restore (mode replace).
     for _ in 0..2 {
@@ -250,21 +247,14 @@ async fn hr_lakehouse_runs_the_whole_story_and_again() {
     let out_dir = tmp.path().join("out");
     let report = tmp.path().join("run.json");
     let run = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_lakeshift"))
-            .args([
-                "-q",
-                "run",
-                repo_file("pipelines/hr_lakehouse.yaml").to_str().unwrap(),
-            ])
-            .arg("--report")
-            .arg(&report)
-            .arg("--work-dir")
-            .arg(tmp.path())
-            .env("DATABASE_URL", db.url.expose())
-            .env("LAKESHIFT_OUT", &out_dir)
-            .env_remove("HR_DATA_DIR")
-            .output()
-            .unwrap()
+        run_shipped(
+            "hr_lakehouse.yaml",
+            tmp.path(),
+            &[
+                ("DATABASE_URL", db.url.expose().as_ref()),
+                ("LAKESHIFT_OUT", out_dir.as_os_str()),
+            ],
+        )
     };
     // Twice: every step is re-runnable (replace, a new backup, overwrite, rewritten files).
     for _ in 0..2 {
@@ -333,4 +323,20 @@ async fn hr_lakehouse_runs_the_whole_story_and_again() {
         "{}",
         stderr(&out)
     );
+}
+
+/// Run the shipped pipeline `file` with its work files and report (`run.json`) in `work`,
+/// demo data (no HR_DATA_DIR) and the environment `env`.
+fn run_shipped(file: &str, work: &Path, env: &[(&str, &OsStr)]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lakeshift"))
+        .args(["-q", "run"])
+        .arg(repo_file(&format!("pipelines/{file}")))
+        .arg("--report")
+        .arg(work.join("run.json"))
+        .arg("--work-dir")
+        .arg(work)
+        .env_remove("HR_DATA_DIR")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
 }
