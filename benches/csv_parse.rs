@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lakeshift::formats::csv::rejects::RejectLog;
-use lakeshift::formats::csv::values::Value;
 use lakeshift::formats::csv::{CsvOptions, Refusal, RowCheck, TargetColumn, TypedCsvReader};
 use lakeshift::postgres::types::PgKind;
+use lakeshift::values::Value;
 
 struct AcceptAll;
 

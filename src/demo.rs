@@ -202,7 +202,7 @@ pub fn job_name(id: usize) -> String {
 
 /// Write `departments.csv`, `jobs.csv` and `hired_employees.csv` (`rows` employees) to `dir`.
 pub fn generate(dir: &Path, rows: u64, seed: u64) -> Result<Generated> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let departments: Vec<String> = DEPARTMENTS
         .iter()
         .enumerate()
@@ -233,12 +233,12 @@ fn publish(
     write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<()> {
     let partial = path.with_extension("csv.partial");
-    let file = File::create(&partial).map_err(|e| Error::io(&partial, &e))?;
+    let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     write(&mut out)
         .and_then(|()| out.flush())
-        .map_err(|e| Error::io(&partial, &e))?;
-    std::fs::rename(&partial, path).map_err(|e| Error::io(path, &e))
+        .map_err(|e| Error::io(&partial, e))?;
+    std::fs::rename(&partial, path).map_err(|e| Error::io(path, e))
 }
 
 fn write_employees(path: &Path, rows: u64, seed: u64) -> Result<()> {

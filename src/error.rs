@@ -4,14 +4,26 @@
 
 use std::path::PathBuf;
 
+use crate::options::{Problem, Problems};
+
+/// A cause of any kind, kept for [`std::error::Error::source`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Every failure lakeshift reports.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid database URL {url}: {reason}")]
     BadUrl { url: String, reason: String },
 
+    /// The server could not be reached or refused the connection (`reason` is the cause's
+    /// text, with any password scrubbed).
     #[error("cannot connect to {url}: {reason}")]
-    Connect { url: String, reason: String },
+    Connect {
+        url: String,
+        reason: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 
     /// A statement failed; `context` says what lakeshift was doing, `sqlstate` is the
     /// server's error code when the server answered.
@@ -20,6 +32,8 @@ pub enum Error {
         context: String,
         reason: String,
         sqlstate: Option<String>,
+        #[source]
+        source: Option<tokio_postgres::Error>,
     },
 
     #[error("table {table} does not exist in {url}")]
@@ -28,17 +42,19 @@ pub enum Error {
     #[error("schema {schema} does not exist in {url}")]
     UnknownSchema { schema: String, url: String },
 
-    #[error("{path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     /// A file or object store location (`url` as the user wrote it, plus the file's path).
     #[error("{url}: {reason}")]
     Storage { url: String, reason: String },
 
-    /// The file's rejects went past `--max-rejects`: the load was rolled back.
-    #[error(
-        "{path}: {rejected} rows rejected, more than --max-rejects {max}; nothing was committed (see {rejects_path})"
-    )]
+    /// The file's rejects went past `max_rejects`: the load was rolled back.
+    #[error("{}", self.describe(&str::to_string))]
     TooManyRejects {
         path: PathBuf,
         rejected: u64,
@@ -75,7 +91,20 @@ pub enum Error {
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
 
-    /// A wrong argument or option value that has no better home.
+    /// Option values that are wrong or do not work together: every problem found. Each
+    /// names its option as in YAML; the CLI shows it as a flag.
+    #[error("{}", self.describe(&str::to_string))]
+    Options(#[from] Problems),
+
+    /// Two sides that do not fit: a table of the source and its twin in the target, a
+    /// backup's table and an existing one, a file and the table it should load into.
+    #[error("{table}: {reason}")]
+    Mismatch { table: String, reason: String },
+
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+
+    /// A wrong argument that has no better home.
     #[error("{0}")]
     Invalid(String),
 
@@ -89,20 +118,56 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Wrap a Postgres error with what lakeshift was doing when it happened.
-    pub fn pg(context: impl Into<String>, err: &tokio_postgres::Error) -> Self {
+    pub fn pg(context: impl Into<String>, err: tokio_postgres::Error) -> Self {
         Error::Postgres {
             context: context.into(),
-            reason: pg_reason(err),
+            reason: pg_reason(&err),
             sqlstate: err.code().map(|c| c.code().to_string()),
+            source: Some(err),
         }
     }
 
     /// Wrap an I/O error with the path it concerns.
-    pub fn io(path: impl Into<PathBuf>, err: &std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, err: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            reason: err.to_string(),
+            source: err,
         }
+    }
+
+    /// One problem with one option (named as in YAML, `incremental_column`).
+    pub fn option(option: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Options(Problems(vec![Problem::new(option, message)]))
+    }
+
+    /// The message, with every option it names shown by `name`: the YAML name as it is
+    /// (`max_rejects`, the `Display` form), or the CLI's flag.
+    pub fn describe(&self, name: &dyn Fn(&str) -> String) -> String {
+        match self {
+            Error::Options(problems) => problems
+                .0
+                .iter()
+                .map(|p| format!("{}: {}", name(&p.option), p.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Error::TooManyRejects {
+                path,
+                rejected,
+                max,
+                rejects_path,
+            } => format!(
+                "{}: {rejected} rows rejected, more than {} {max}; nothing was committed (see {})",
+                path.display(),
+                name("max_rejects"),
+                rejects_path.display()
+            ),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether this is a write to a reader that went away (`| head`): not worth reporting.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
     }
 }
 

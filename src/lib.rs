@@ -17,6 +17,7 @@ pub mod error;
 pub mod formats;
 pub mod import;
 pub mod lake;
+pub mod options;
 pub mod pipeline;
 pub mod postgres;
 pub mod progress;
@@ -24,5 +25,6 @@ pub mod query;
 pub mod report;
 pub mod storage;
 pub mod stream_table;
+pub mod values;
 
 pub use error::{Error, Result};

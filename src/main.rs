@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
@@ -48,19 +48,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes on one line (a pipeline's list of problems keeps its lines).
+/// The error on one line (a pipeline's list of problems keeps its lines). Every variant's
+/// message already carries its cause's text, so the source chain is not printed again.
 fn one_line(error: &lakeshift::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    cli::describe(error)
 }
 
 fn init_tracing(verbose: u8, quiet: bool) {

@@ -27,14 +27,33 @@ use crate::error::{Error, Result};
 /// Parts of a multipart upload in flight at once.
 const UPLOADS_IN_FLIGHT: usize = 4;
 
-/// Settings for `s3://` locations that take precedence over the `AWS_*` variables.
-#[derive(Debug, Clone, Default)]
+/// Settings for `s3://` locations that take precedence over the `AWS_*` variables (YAML:
+/// `s3: {endpoint, region, allow_http}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct S3Options {
     /// E.g. `http://127.0.0.1:9000` for a local S3-compatible server.
     pub endpoint: Option<String>,
     pub region: Option<String>,
     /// Allow `http://` endpoints (implied by an `http://` endpoint given here).
     pub allow_http: bool,
+}
+
+/// Check the form of location `url` (option `option`); the place itself is reached later.
+pub fn check_location(
+    option: &str,
+    url: &str,
+    s3: &S3Options,
+    problems: &mut Vec<crate::options::Problem>,
+) {
+    if url.is_empty() {
+        problems.push(crate::options::Problem::new(
+            option,
+            "a location is required",
+        ));
+    } else if let Err(e) = Location::parse(url, s3) {
+        problems.push(crate::options::Problem::new(option, e.to_string()));
+    }
 }
 
 /// A directory-like place in an object store.

@@ -72,7 +72,7 @@ impl Default for ServeConfig {
 impl ServeConfig {
     /// Read and check a config file; every problem is reported with the file's name.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::parse(&text).map_err(|reason| Error::Invalid(format!("{}: {reason}", path.display())))
     }
 

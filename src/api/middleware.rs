@@ -12,7 +12,10 @@ use poem_openapi::OperationId;
 use tracing::Instrument;
 
 use super::metrics::Metrics;
-use super::routes::RequestId;
+
+/// The id of the request being answered, set by [`Observe`] for the handlers.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
 
 /// The request id header, read and written.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";

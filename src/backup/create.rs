@@ -4,39 +4,98 @@
 use std::time::Instant;
 
 use futures::TryStreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::inspect::VerifyReport;
 use super::manifest::{
-    ColumnEntry, FORMAT_VERSION, FileEntry, Manifest, SequenceState, SnapshotInfo, Source,
-    TableEntry,
+    self, ColumnEntry, FORMAT_VERSION, FileEntry, Manifest, SequenceState, SnapshotInfo, TableEntry,
 };
 use crate::blocking::spawn_blocking;
 use crate::error::{Error, Result};
 use crate::formats::{BatchEncoder, Compression, FileFormat};
+use crate::options::{Check, Problem};
 use crate::postgres::DbUrl;
-use crate::postgres::catalog::{Catalog, Table};
+use crate::postgres::catalog::Table;
 use crate::postgres::ddl::table_ddl;
-use crate::postgres::read::{ReadOptions, Snapshot, read_columns, read_schema, read_table};
-use crate::storage::{Location, ObjectWriter};
+use crate::postgres::read::{ReadOptions, Snapshot};
+use crate::postgres::selection::TableSelection;
+use crate::postgres::source::{Source, SourceOptions};
+use crate::storage::{Location, ObjectWriter, S3Options, check_location};
 
 /// Default bound on one data file: a large table is split into files of about this size.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 << 20;
+
+/// The options of a backup (YAML: the `backup` step beside `connection`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupOptions {
+    /// Where backups go: a directory, `file://`, `s3://bucket/prefix` or `memory://name`.
+    pub to: String,
+    #[serde(flatten)]
+    pub selection: TableSelection,
+    pub format: FileFormat,
+    /// The codec; the format's default when `None`.
+    pub compression: Option<Compression>,
+    /// Start a new file once the current one holds this many bytes.
+    pub max_file_size: u64,
+    /// Re-read the backup after writing it (as `backup verify` does).
+    pub verify: bool,
+    #[serde(flatten)]
+    pub read: ReadOptions,
+    pub s3: S3Options,
+}
+
+impl Default for BackupOptions {
+    fn default() -> Self {
+        BackupOptions {
+            to: String::new(),
+            selection: TableSelection::default(),
+            format: FileFormat::Avro,
+            compression: None,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            verify: false,
+            read: ReadOptions::default(),
+            s3: S3Options::default(),
+        }
+    }
+}
+
+impl BackupOptions {
+    /// Back up to `to`, with every other option at its default.
+    pub fn to(to: impl Into<String>) -> Self {
+        BackupOptions {
+            to: to.into(),
+            ..BackupOptions::default()
+        }
+    }
+}
+
+impl SourceOptions for BackupOptions {
+    fn scope(&self) -> (&TableSelection, ReadOptions) {
+        (&self.selection, self.read)
+    }
+}
+
+impl Check for BackupOptions {
+    fn check(&self, problems: &mut Vec<Problem>) {
+        check_location("to", &self.to, &self.s3, problems);
+        if self.max_file_size == 0 {
+            problems.push(Problem::new("max_file_size", "must be at least 1 byte"));
+        }
+        self.selection.check(problems);
+        self.read.check(problems);
+    }
+}
 
 /// Back tables up to a location.
 #[derive(Debug, Clone)]
 pub struct BackupJob {
     source: DbUrl,
-    to: Location,
-    schemas: Vec<String>,
-    tables: Vec<String>,
-    format: FileFormat,
-    compression: Option<Compression>,
-    max_file_size: u64,
-    read: ReadOptions,
+    options: BackupOptions,
     progress: bool,
 }
 
-/// What a backup wrote.
+/// What a backup wrote (and, with `verify`, what re-reading it found).
 #[derive(Debug, Clone, Serialize)]
 pub struct BackupSummary {
     pub backup_id: String,
@@ -46,54 +105,17 @@ pub struct BackupSummary {
     pub rows: u64,
     pub bytes: u64,
     pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<VerifyReport>,
 }
 
 impl BackupJob {
-    pub fn new(source: DbUrl, to: Location) -> Self {
+    pub fn new(source: DbUrl, options: BackupOptions) -> Self {
         BackupJob {
             source,
-            to,
-            schemas: vec!["public".into()],
-            tables: Vec::new(),
-            format: FileFormat::Avro,
-            compression: None,
-            max_file_size: DEFAULT_MAX_FILE_SIZE,
-            read: ReadOptions::default(),
+            options,
             progress: false,
         }
-    }
-
-    pub fn with_schemas(mut self, schemas: Vec<String>) -> Self {
-        self.schemas = schemas;
-        self
-    }
-
-    /// Only these tables (`table` or `schema.table`); all tables of the schemas when empty.
-    pub fn with_tables(mut self, tables: Vec<String>) -> Self {
-        self.tables = tables;
-        self
-    }
-
-    pub fn with_format(mut self, format: FileFormat) -> Self {
-        self.format = format;
-        self
-    }
-
-    /// The codec; the format's default when `None`.
-    pub fn with_compression(mut self, compression: Option<Compression>) -> Self {
-        self.compression = compression;
-        self
-    }
-
-    /// Start a new file once the current one holds this many bytes.
-    pub fn with_max_file_size(mut self, bytes: u64) -> Self {
-        self.max_file_size = bytes.max(1);
-        self
-    }
-
-    pub fn with_read_options(mut self, read: ReadOptions) -> Self {
-        self.read = read;
-        self
     }
 
     /// Draw a progress bar per table when stderr is a terminal.
@@ -104,32 +126,31 @@ impl BackupJob {
 
     pub async fn run(self) -> Result<BackupSummary> {
         let started = Instant::now();
-        let catalog = Catalog::load(&self.source, &self.schemas).await?;
-        let tables = catalog.select_tables(&self.tables, &self.source)?;
-        let snapshot = Snapshot::export(&self.source, &tables).await?;
+        let options = &self.options;
+        let source = Source::open(&self.source, options, self.progress).await?;
+        let to = Location::parse(&options.to, &options.s3)?;
         let created_at = chrono::Utc::now();
         let backup_id = new_backup_id(created_at);
-        let dir = self.to.child(&backup_id);
+        let dir = to.child(&backup_id);
         let mut manifest = Manifest {
             format_version: FORMAT_VERSION,
             backup_id: backup_id.clone(),
             created_at: created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             completed_at: String::new(),
-            source: source(&self.source, &snapshot).await?,
+            source: describe_source(&self.source, source.snapshot()).await?,
             snapshot: SnapshotInfo {
-                id: snapshot.id().to_string(),
-                wal_lsn: wal_lsn(&snapshot).await?,
+                id: source.snapshot().id().to_string(),
+                wal_lsn: wal_lsn(source.snapshot()).await?,
             },
-            file_format: self.format,
-            compression: self
+            file_format: options.format,
+            compression: options
                 .compression
-                .unwrap_or(self.format.default_compression()),
+                .unwrap_or(options.format.default_compression()),
             tables: Vec::new(),
         };
-        tracing::info!(backup = %backup_id, at = %self.to, tables = tables.len(), "backup started");
-        for table in &tables {
-            let entry = self.back_up_table(&dir, &catalog, table, &snapshot, &manifest);
-            match entry.await {
+        tracing::info!(backup = %backup_id, at = %to, tables = source.tables().len(), "backup started");
+        for table in source.tables() {
+            match self.back_up_table(&dir, &source, table, &manifest).await {
                 Ok(entry) => manifest.tables.push(entry),
                 Err(e) => {
                     // No manifest is written: the backup stays incomplete. Its files go too.
@@ -138,10 +159,15 @@ impl BackupJob {
                 }
             }
         }
-        snapshot.release().await?;
+        source.release().await?;
         manifest.completed_at =
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         manifest.write(&dir).await?;
+        let verified = if options.verify {
+            Some(super::verify(&to, Some(&backup_id)).await?)
+        } else {
+            None
+        };
         Ok(BackupSummary {
             backup_id,
             location: dir.to_string(),
@@ -150,23 +176,21 @@ impl BackupJob {
             rows: manifest.rows(),
             bytes: manifest.bytes(),
             seconds: started.elapsed().as_secs_f64(),
+            verified,
         })
     }
 
     async fn back_up_table(
         &self,
         dir: &Location,
-        catalog: &Catalog,
+        source: &Source,
         table: &Table,
-        snapshot: &Snapshot,
         manifest: &Manifest,
     ) -> Result<TableEntry> {
         let started = Instant::now();
-        let columns = read_columns(catalog, table);
-        let schema = read_schema(&columns);
-        let stream = read_table(&self.source, snapshot, catalog, table, self.read).await?;
-        let estimate = snapshot.estimated_rows(table).await?;
-        let bar = crate::progress::rows_bar(estimate, &table.name, self.progress);
+        let columns = source.columns(table);
+        let schema = source.schema(table);
+        let (stream, finish) = source.read(table, None).await?.into_parts();
         let folder = table.full_name().replace('/', "_");
         let start_file = |index: usize| {
             let path = format!(
@@ -187,9 +211,8 @@ impl BackupJob {
                 Some(file) => file,
                 None => start_file(files.len()).await?,
             };
-            bar.inc(batch.num_rows() as u64);
             file.write(batch).await?;
-            if file.writer.bytes() >= self.max_file_size {
+            if file.writer.bytes() >= self.options.max_file_size {
                 files.push(file.finish().await?);
             } else {
                 current = Some(file);
@@ -198,13 +221,13 @@ impl BackupJob {
         if let Some(file) = current {
             files.push(file.finish().await?);
         }
-        bar.finish_and_clear();
+        finish();
         let rows = files.iter().map(|f| f.rows).sum();
         tracing::info!(table = %table.name, rows, files = files.len(), seconds = started.elapsed().as_secs_f64(), "backed up");
         Ok(TableEntry {
             schema: table.schema.clone(),
             name: table.name.clone(),
-            ddl: table_ddl(catalog, table),
+            ddl: table_ddl(source.catalog(), table),
             columns: columns
                 .iter()
                 .zip(schema.fields())
@@ -215,7 +238,7 @@ impl BackupJob {
                     nullable: f.is_nullable(),
                 })
                 .collect(),
-            sequences: sequence_states(snapshot, table).await?,
+            sequences: sequence_states(source.snapshot(), table).await?,
             rows,
             files,
         })
@@ -287,14 +310,14 @@ async fn discard(dir: &Location) {
     }
 }
 
-async fn source(url: &DbUrl, snapshot: &Snapshot) -> Result<Source> {
+async fn describe_source(url: &DbUrl, snapshot: &Snapshot) -> Result<manifest::Source> {
     let (host, port) = url.host_and_port();
     let row = snapshot
         .client()
         .query_one("SELECT current_setting('server_version')", &[])
         .await
-        .map_err(|e| Error::pg("reading the server version", &e))?;
-    Ok(Source {
+        .map_err(|e| Error::pg("reading the server version", e))?;
+    Ok(manifest::Source {
         host,
         port,
         database: url.database().to_string(),
@@ -308,7 +331,7 @@ async fn wal_lsn(snapshot: &Snapshot) -> Result<String> {
         .client()
         .query_one(sql, &[])
         .await
-        .map_err(|e| Error::pg("reading the WAL position", &e))?;
+        .map_err(|e| Error::pg("reading the WAL position", e))?;
     Ok(row.get::<_, Option<String>>(0).unwrap_or_default())
 }
 
@@ -323,7 +346,7 @@ async fn sequence_states(snapshot: &Snapshot, table: &Table) -> Result<Vec<Seque
                 &[&table.qualified(), &column.name],
             )
             .await
-            .map_err(|e| Error::pg(format!("finding the sequence of {}", table.name), &e))?;
+            .map_err(|e| Error::pg(format!("finding the sequence of {}", table.name), e))?;
         let Some(sequence) = row.get::<_, Option<String>>(0) else {
             continue;
         };
@@ -335,7 +358,7 @@ async fn sequence_states(snapshot: &Snapshot, table: &Table) -> Result<Vec<Seque
                 &[],
             )
             .await
-            .map_err(|e| Error::pg(format!("reading sequence {sequence}"), &e))?;
+            .map_err(|e| Error::pg(format!("reading sequence {sequence}"), e))?;
         states.push(SequenceState {
             name: sequence,
             last_value: state.get(0),

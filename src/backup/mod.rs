@@ -9,7 +9,7 @@ pub mod manifest;
 pub mod restore;
 pub mod restore_file;
 
-pub use create::{BackupJob, BackupSummary};
+pub use create::{BackupJob, BackupOptions, BackupSummary};
 pub use inspect::{BackupInfo, VerifyReport, list, verify};
 pub use manifest::Manifest;
-pub use restore::{RestoreJob, RestoreMode, RestorePlan, TableAction};
+pub use restore::{RestoreJob, RestoreMode, RestoreOptions, RestorePlan, TableAction};

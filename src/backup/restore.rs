@@ -8,56 +8,87 @@ use std::time::Instant;
 
 use arrow::record_batch::RecordBatch;
 use futures::{Stream, StreamExt, TryStreamExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use super::inspect::{check_file, open};
 use super::manifest::{Manifest, TableEntry};
 use crate::error::{Error, Result};
 use crate::formats::READ_BATCH_ROWS;
+use crate::options::{Check, Problem};
 use crate::postgres::DbUrl;
-use crate::postgres::bulk::DeferredConstraints;
 use crate::postgres::catalog::{Catalog, Table};
 use crate::postgres::connect::{quote_ident, quote_literal};
 use crate::postgres::ddl::SESSION_SETTINGS;
+use crate::postgres::load::Load;
 use crate::postgres::read::{conform, read_columns, read_schema};
-use crate::postgres::write::{self, LoadColumns, LoadMode};
-use crate::storage::Location;
+use crate::postgres::write::{LoadColumns, LoadMode};
+use crate::storage::{Location, S3Options, check_location};
 
 /// What a restore does with a table that already exists in the target.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RestoreMode {
     /// Refuse to touch an existing table (nothing is written).
     #[default]
     FailIfExists,
     /// Empty it first (same transaction), then load.
+    #[serde(alias = "overwrite")]
     Replace,
     /// Add the backup's rows to it.
     Append,
 }
 
+impl crate::options::Choice for RestoreMode {
+    const NAMES: &'static [&'static str] = &["fail-if-exists", "replace", "append"];
+    const ALIASES: &'static [(&'static str, &'static str)] = &[("overwrite", "replace")];
+}
+
+/// The options of a restore (YAML: the `restore` step beside `connection`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RestoreOptions {
+    /// The backup location, as given to a backup's `to`.
+    pub from: String,
+    /// The backup id; the newest complete backup when `None` or `latest`.
+    pub backup: Option<String>,
+    /// Only these tables (`table` or `schema.table`); all of the backup's when empty.
+    pub tables: Vec<String>,
+    /// Put every table in this schema instead of its own.
+    pub into_schema: Option<String>,
+    pub mode: RestoreMode,
+    /// Only plan: check everything, write nothing.
+    pub dry_run: bool,
+    /// Create the target database first if it does not exist (a dry run plans as if it
+    /// were created, empty).
+    pub create_database: bool,
+    pub s3: S3Options,
+}
+
+impl RestoreOptions {
+    /// Restore the newest complete backup at `from`, with every other option at its default.
+    pub fn from(from: impl Into<String>) -> Self {
+        RestoreOptions {
+            from: from.into(),
+            ..RestoreOptions::default()
+        }
+    }
+}
+
+impl Check for RestoreOptions {
+    fn check(&self, problems: &mut Vec<Problem>) {
+        check_location("from", &self.from, &self.s3, problems);
+        if self.into_schema.as_deref() == Some("") {
+            problems.push(Problem::new("into_schema", "a schema name is empty"));
+        }
+    }
+}
+
 /// Restore a backup into a database.
 #[derive(Debug, Clone)]
 pub struct RestoreJob {
-    from: Location,
-    backup: Option<String>,
     target: DbUrl,
-    tables: Vec<String>,
-    into_schema: Option<String>,
-    mode: RestoreMode,
-    dry_run: bool,
-    create_database: bool,
+    options: RestoreOptions,
     progress: bool,
 }
 
@@ -109,71 +140,33 @@ impl RestorePlan {
 }
 
 impl RestoreJob {
-    pub fn new(from: Location, target: DbUrl) -> Self {
+    pub fn new(target: DbUrl, options: RestoreOptions) -> Self {
         RestoreJob {
-            from,
-            backup: None,
             target,
-            tables: Vec::new(),
-            into_schema: None,
-            mode: RestoreMode::default(),
-            dry_run: false,
-            create_database: false,
+            options,
             progress: false,
         }
     }
 
-    /// The backup id; the newest complete backup when `None` or `latest`.
-    pub fn with_backup(mut self, id: Option<String>) -> Self {
-        self.backup = id;
-        self
-    }
-
-    /// Only these tables (`table` or `schema.table`); all of the backup's when empty.
-    pub fn with_tables(mut self, tables: Vec<String>) -> Self {
-        self.tables = tables;
-        self
-    }
-
-    /// Put every table in this schema instead of its own.
-    pub fn with_into_schema(mut self, schema: Option<String>) -> Self {
-        self.into_schema = schema;
-        self
-    }
-
-    pub fn with_mode(mut self, mode: RestoreMode) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// Only plan: check everything, write nothing.
-    pub fn with_dry_run(mut self, on: bool) -> Self {
-        self.dry_run = on;
-        self
-    }
-
-    /// Create the target database first if it does not exist (a dry run plans as if it
-    /// were created, empty).
-    pub fn with_create_database(mut self, on: bool) -> Self {
-        self.create_database = on;
-        self
-    }
-
+    /// Draw a progress bar per table when stderr is a terminal.
     pub fn with_progress(mut self, on: bool) -> Self {
         self.progress = on;
         self
     }
 
     pub async fn run(self) -> Result<RestorePlan> {
-        let manifest = open(&self.from, self.backup.as_deref()).await?;
+        self.options.problems()?;
+        let options = &self.options;
+        let from = Location::parse(&options.from, &options.s3)?;
+        let manifest = open(&from, options.backup.as_deref()).await?;
         let entries = self.select(&manifest)?;
-        let names = SchemaNames::new(&entries, self.into_schema.as_deref());
+        let names = SchemaNames::new(&entries, options.into_schema.as_deref());
         let target_schemas = names.targets();
-        let missing_database = self.create_database && !self.target.database_exists().await?;
-        if missing_database && !self.dry_run {
+        let missing_database = options.create_database && !self.target.database_exists().await?;
+        if missing_database && !options.dry_run {
             self.target.create_database().await?;
         }
-        let existing = if missing_database && self.dry_run {
+        let existing = if missing_database && options.dry_run {
             Catalog::default()
         } else {
             Catalog::load_existing(&self.target, &target_schemas).await?
@@ -181,18 +174,21 @@ impl RestoreJob {
         let mut plan = RestorePlan {
             backup_id: manifest.backup_id.clone(),
             target: self.target.redacted(),
-            dry_run: self.dry_run,
+            dry_run: options.dry_run,
             tables: Vec::new(),
         };
         for entry in &entries {
             let qualified = names.table(entry);
-            let action = match (existing.table(&qualified), self.mode) {
+            let action = match (existing.table(&qualified), options.mode) {
                 (None, _) => TableAction::Create,
                 (Some(_), RestoreMode::FailIfExists) => {
-                    return Err(Error::Invalid(format!(
-                        "table {qualified} already exists in {} (restore with --mode replace or append, or --into-schema)",
-                        self.target.redacted()
-                    )));
+                    return Err(Error::option(
+                        "mode",
+                        format!(
+                            "table {qualified} already exists in {} (restore with mode replace or append, or into another schema)",
+                            self.target.redacted()
+                        ),
+                    ));
                 }
                 (Some(twin), mode) => {
                     check_shape(entry, twin, &names)?;
@@ -211,17 +207,26 @@ impl RestoreJob {
                 seconds: 0.0,
             });
         }
-        if self.dry_run {
+        if options.dry_run {
             return Ok(plan);
         }
-        self.load(&manifest, &entries, &names, &target_schemas, &mut plan)
-            .await?;
+        let dir = from.child(&manifest.backup_id);
+        self.load(
+            &dir,
+            &manifest,
+            &entries,
+            &names,
+            &target_schemas,
+            &mut plan,
+        )
+        .await?;
         Ok(plan)
     }
 
     /// The manifest's tables this restore takes, in the manifest's (foreign-key) order.
     fn select<'m>(&self, manifest: &'m Manifest) -> Result<Vec<&'m TableEntry>> {
-        for name in &self.tables {
+        let tables = &self.options.tables;
+        for name in tables {
             if !manifest.tables.iter().any(|t| matches(t, name)) {
                 return Err(Error::Invalid(format!(
                     "table {name} is not in backup {}",
@@ -232,97 +237,90 @@ impl RestoreJob {
         Ok(manifest
             .tables
             .iter()
-            .filter(|t| self.tables.is_empty() || self.tables.iter().any(|n| matches(t, n)))
+            .filter(|t| tables.is_empty() || tables.iter().any(|n| matches(t, n)))
             .collect())
     }
 
     async fn load(
         &self,
+        dir: &Location,
         manifest: &Manifest,
         entries: &[&TableEntry],
         names: &SchemaNames,
         target_schemas: &[String],
         plan: &mut RestorePlan,
     ) -> Result<()> {
-        let dir = self.from.child(&manifest.backup_id);
         let mut client = self.target.connect().await?;
-        let tx = client
-            .transaction()
-            .await
-            .map_err(|e| Error::pg("starting the restore", &e))?;
+        let load = Load::begin(&mut client, "the restore").await?;
+        let tx = load.tx();
         for setting in SESSION_SETTINGS {
             tx.batch_execute(setting)
                 .await
-                .map_err(|e| Error::pg("preparing the restore", &e))?;
+                .map_err(|e| Error::pg("preparing the restore", e))?;
         }
         let actions: Vec<TableAction> = plan.tables.iter().map(|t| t.action).collect();
         let created = |i: usize| actions[i] == TableAction::Create;
         for (i, entry) in entries.iter().enumerate() {
             if created(i) {
-                run_all(&tx, &entry.ddl.create, names, &entry.qualified()).await?;
+                run_all(tx, &entry.ddl.create, names, &entry.qualified()).await?;
             }
         }
-        let catalog = Catalog::load_in(&tx, &self.target, target_schemas).await?;
-        let replaced: Vec<String> = plan
+        let catalog = Catalog::load_in(tx, &self.target, target_schemas).await?;
+        let table_of = |qualified: &str| {
+            catalog.table(qualified).ok_or_else(|| Error::Internal {
+                task: "restoring".into(),
+                reason: format!("{qualified} missing after its creation"),
+            })
+        };
+        let replaced = plan
             .tables
             .iter()
             .filter(|t| t.action == TableAction::Replace)
-            .map(|t| quoted_name(&t.table))
-            .collect();
-        if !replaced.is_empty() {
-            tx.batch_execute(&format!("TRUNCATE {}", replaced.join(", ")))
-                .await
-                .map_err(|e| Error::pg("emptying the tables to replace", &e))?;
-        }
+            .map(|t| table_of(&t.table))
+            .collect::<Result<Vec<_>>>()?;
+        load.truncate(&replaced).await?;
         for (i, entry) in entries.iter().enumerate() {
             let started = Instant::now();
             let qualified = names.table(entry);
-            let table = catalog.table(&qualified).ok_or_else(|| Error::Internal {
-                task: "restoring".into(),
-                reason: format!("{qualified} missing after its creation"),
-            })?;
-            let deferred = if created(i) {
-                DeferredConstraints::default()
-            } else {
-                DeferredConstraints::drop_if_empty(&tx, &catalog, table).await?
-            };
-            let (load, schema) = load_columns(&catalog, table, entry)?;
+            let table = table_of(&qualified)?;
+            let (columns, schema) = load_columns(&catalog, table, entry)?;
             let bar = crate::progress::rows_bar(entry.rows, &entry.name, self.progress);
             let counter = bar.clone();
             let checks = Checksums::default();
-            let batches = file_batches(&dir, entry, manifest, schema, &checks)
+            let batches = file_batches(dir, entry, manifest, schema, &checks)
                 .inspect_ok(move |b| counter.inc(b.num_rows() as u64));
-            let rows = write::copy_batches(&tx, table, &load, LoadMode::Append, batches)
+            let rows = load
+                .table(&catalog, table, &columns, LoadMode::Append, batches)
                 .await?
                 .rows;
             bar.finish_and_clear();
             checks.wait().await?;
             if rows != entry.rows {
-                return Err(Error::Invalid(format!(
-                    "{}: {rows} rows restored, the manifest records {}; nothing was committed",
-                    entry.qualified(),
-                    entry.rows
-                )));
+                return Err(Error::Mismatch {
+                    table: entry.qualified(),
+                    reason: format!(
+                        "{rows} rows restored, the manifest records {}; nothing was committed",
+                        entry.rows
+                    ),
+                });
             }
-            deferred.restore(&tx).await?;
             plan.tables[i].seconds = started.elapsed().as_secs_f64();
             tracing::info!(table = %qualified, rows, "restored");
         }
         for (i, entry) in entries.iter().enumerate() {
             if created(i) {
-                run_all(&tx, &entry.ddl.constraints, names, &entry.qualified()).await?;
+                run_all(tx, &entry.ddl.constraints, names, &entry.qualified()).await?;
             }
         }
         for (i, entry) in entries.iter().enumerate() {
             if created(i) {
-                run_all(&tx, &entry.ddl.foreign_keys, names, &entry.qualified()).await?;
-                run_all(&tx, &entry.ddl.indexes, names, &entry.qualified()).await?;
+                run_all(tx, &entry.ddl.foreign_keys, names, &entry.qualified()).await?;
+                run_all(tx, &entry.ddl.indexes, names, &entry.qualified()).await?;
             }
-            set_sequences(&tx, entry, names, &catalog, actions[i]).await?;
+            set_sequences(tx, entry, names, actions[i]).await?;
         }
-        tx.commit()
+        load.commit(&format!("the restore into {}", self.target))
             .await
-            .map_err(|e| Error::pg(format!("committing the restore into {}", self.target), &e))
     }
 }
 
@@ -334,12 +332,6 @@ fn matches(t: &TableEntry, name: &str) -> bool {
     }
 }
 
-/// `schema.table` (as plans print it) quoted for SQL.
-fn quoted_name(name: &str) -> String {
-    let (schema, table) = name.split_once('.').unwrap_or(("public", name));
-    format!("{}.{}", quote_ident(schema), quote_ident(table))
-}
-
 async fn run_all(
     tx: &tokio_postgres::Transaction<'_>,
     statements: &[String],
@@ -349,7 +341,7 @@ async fn run_all(
     for statement in statements {
         tx.batch_execute(&names.rewrite(statement))
             .await
-            .map_err(|e| Error::pg(format!("recreating {table}"), &e))?;
+            .map_err(|e| Error::pg(format!("recreating {table}"), e))?;
     }
     Ok(())
 }
@@ -365,10 +357,10 @@ fn load_columns(
     for column in &entry.columns {
         let found = columns.iter().find(|(c, _)| c.name == column.name);
         let Some((c, kind)) = found else {
-            return Err(Error::Invalid(format!(
-                "{}.{} has no column {}",
-                table.schema, table.name, column.name
-            )));
+            return Err(Error::Mismatch {
+                table: table.full_name(),
+                reason: format!("has no column {}", column.name),
+            });
         };
         chosen.push((*c, kind.clone()));
     }
@@ -377,7 +369,7 @@ fn load_columns(
         LoadColumns {
             names: chosen.iter().map(|(c, _)| c.name.clone()).collect(),
             kinds: chosen.into_iter().map(|(_, k)| k).collect(),
-            line_numbers: false,
+            tagged: false,
         },
         schema,
     ))
@@ -441,11 +433,11 @@ fn file_batches(
 
 /// Check that an existing table can take the backup's rows: the same columns, same types.
 fn check_shape(entry: &TableEntry, twin: &Table, names: &SchemaNames) -> Result<()> {
-    let shape_error = |detail: String| {
-        Error::Invalid(format!(
-            "table {}.{} exists with another shape than in the backup: {detail}; nothing was written",
-            twin.schema, twin.name
-        ))
+    let shape_error = |detail: String| Error::Mismatch {
+        table: format!("table {}", twin.full_name()),
+        reason: format!(
+            "exists with another shape than in the backup: {detail}; nothing was written"
+        ),
     };
     for column in &entry.columns {
         let pg_type = names.rewrite(&column.pg_type);
@@ -474,20 +466,16 @@ fn check_shape(entry: &TableEntry, twin: &Table, names: &SchemaNames) -> Result<
     Ok(())
 }
 
-/// Put the sequences behind the table where the snapshot had them (created or replaced
-/// tables), or past the largest id (appends).
+/// Put the sequences behind a created or replaced table where the snapshot had them (the
+/// load moved them past the largest id, which is what an append keeps).
 async fn set_sequences(
     tx: &tokio_postgres::Transaction<'_>,
     entry: &TableEntry,
     names: &SchemaNames,
-    catalog: &Catalog,
     action: TableAction,
 ) -> Result<()> {
     if action == TableAction::Append {
-        let table = catalog
-            .table(&names.table(entry))
-            .expect("planned table exists");
-        return write::advance_sequences(tx, table).await;
+        return Ok(());
     }
     for sequence in &entry.sequences {
         let name = names.rewrite(&sequence.name);
@@ -496,7 +484,7 @@ async fn set_sequences(
             &[&name, &sequence.last_value, &sequence.is_called],
         )
         .await
-        .map_err(|e| Error::pg(format!("setting sequence {name}"), &e))?;
+        .map_err(|e| Error::pg(format!("setting sequence {name}"), e))?;
     }
     Ok(())
 }

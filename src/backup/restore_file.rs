@@ -12,8 +12,9 @@ use crate::error::{Error, Result};
 use crate::formats::{FileFormat, READ_BATCH_ROWS};
 use crate::postgres::DbUrl;
 use crate::postgres::catalog::{Catalog, split_name};
+use crate::postgres::load::Load;
 use crate::postgres::read::{conform, read_columns, read_schema};
-use crate::postgres::write::{self, LoadColumns, LoadMode};
+use crate::postgres::write::{LoadColumns, LoadMode};
 use crate::storage::{Location, S3Options};
 
 /// What `restore file` loaded.
@@ -62,22 +63,28 @@ pub async fn restore_file(
                     .find(|(c, _)| c.name.eq_ignore_ascii_case(field.name()))
             });
         let Some((column, kind)) = found else {
-            return Err(Error::Invalid(format!(
-                "{file}: column {} has no column of that name in {table}",
-                field.name()
-            )));
+            return Err(Error::Mismatch {
+                table: file.to_string(),
+                reason: format!(
+                    "column {} has no column of that name in {table}",
+                    field.name()
+                ),
+            });
         };
         let to = kind.arrow_type();
         let uuid_text = matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8)
             && to == DataType::FixedSizeBinary(16);
         if !uuid_text && !can_cast_types(field.data_type(), &to) {
-            return Err(Error::Invalid(format!(
-                "{file}: column {} holds {} values, which cannot become {} ({table}.{})",
-                field.name(),
-                field.data_type(),
-                column.type_sql,
-                column.name
-            )));
+            return Err(Error::Mismatch {
+                table: file.to_string(),
+                reason: format!(
+                    "column {} holds {} values, which cannot become {} ({table}.{})",
+                    field.name(),
+                    field.data_type(),
+                    column.type_sql,
+                    column.name
+                ),
+            });
         }
         chosen.push((*column, kind.clone()));
     }
@@ -89,16 +96,19 @@ pub async fn restore_file(
             && c.generated.is_none()
             && !loaded(&c.name)
     }) {
-        return Err(Error::Invalid(format!(
-            "{file}: has no column {}, which {table} requires (NOT NULL without a default)",
-            missing.name
-        )));
+        return Err(Error::Mismatch {
+            table: file.to_string(),
+            reason: format!(
+                "has no column {}, which {table} requires (NOT NULL without a default)",
+                missing.name
+            ),
+        });
     }
     let schema: SchemaRef = read_schema(&chosen);
     let load = LoadColumns {
         names: chosen.iter().map(|(c, _)| c.name.clone()).collect(),
         kinds: chosen.iter().map(|(_, k)| k.clone()).collect(),
-        line_numbers: false,
+        tagged: false,
     };
     let label = format!("{file} -> {table}");
     let batches = batches
@@ -108,17 +118,18 @@ pub async fn restore_file(
             async move { conform(&batch, &schema, &label) }
         });
     let mut client = target.connect().await?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| Error::pg("starting the restore", &e))?;
-    let rows = write::copy_batches(&tx, table_def, &load, LoadMode::Append, batches.boxed())
+    let sink = Load::begin(&mut client, "the restore").await?;
+    let rows = sink
+        .table(
+            &catalog,
+            table_def,
+            &load,
+            LoadMode::Append,
+            batches.boxed(),
+        )
         .await?
         .rows;
-    write::advance_sequences(&tx, table_def).await?;
-    tx.commit()
-        .await
-        .map_err(|e| Error::pg(format!("committing the restore of {file}"), &e))?;
+    sink.commit(&format!("the restore of {file}")).await?;
     Ok(FileRestoreSummary {
         file: file.to_string(),
         table: table_def.full_name(),

@@ -3,13 +3,12 @@
 use clap::{Args, Subcommand};
 use lakeshift::Result;
 use lakeshift::backup::create::DEFAULT_MAX_FILE_SIZE;
-use lakeshift::backup::{self, BackupJob};
+use lakeshift::backup::{self, BackupJob, BackupOptions};
 use lakeshift::formats::{Compression, FileFormat};
 use lakeshift::postgres::DbUrl;
-use lakeshift::postgres::read::ReadOptions;
 use lakeshift::storage::{Location, S3Options};
 
-use super::{UrlParser, print};
+use super::{ReadArgs, SelectionArgs, UrlParser, choice, print, print_json};
 
 /// Arguments of `lakeshift backup` (its help text is on the command).
 #[derive(Debug, Args)]
@@ -41,7 +40,7 @@ enum BackupCommand {
     Verify(VerifyArgs),
 }
 
-/// Flags of every command that reads or writes an object store.
+/// Flags of every command that reads or writes an object store (YAML: `s3:`).
 #[derive(Debug, Args, Clone)]
 pub struct StorageArgs {
     /// S3 endpoint, e.g. http://127.0.0.1:9000 [default: AWS_ENDPOINT_URL, else AWS]
@@ -74,26 +73,39 @@ struct CreateArgs {
     /// Where backups go: a directory, file://, s3://bucket/prefix or memory://name.
     #[arg(long, value_name = "DEST", required = true)]
     to: Option<String>,
-    /// Schema to back up (repeatable).
-    #[arg(long = "schema", default_value = "public")]
-    schemas: Vec<String>,
-    /// Only these tables (comma separated); default all tables of the schemas.
-    #[arg(long, value_delimiter = ',')]
-    tables: Vec<String>,
+    #[command(flatten)]
+    selection: SelectionArgs,
     /// File format of the data files.
-    #[arg(long, value_enum, default_value_t = FileFormat::Avro)]
+    #[arg(long, value_parser = choice::<FileFormat>(), default_value = "avro")]
     format: FileFormat,
     /// Codec [default: deflate for Avro, zstd for Parquet]
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<Compression>())]
     compression: Option<Compression>,
     /// Start a new file once one holds this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FILE_SIZE)]
     max_file_size: u64,
-    /// Connections reading each table in parallel.
-    #[arg(long, default_value_t = 2)]
-    partitions: usize,
+    /// Re-read the backup once written, as `backup verify` does.
+    #[arg(long)]
+    verify: bool,
+    #[command(flatten)]
+    read: ReadArgs,
     #[command(flatten)]
     storage: StorageArgs,
+}
+
+impl CreateArgs {
+    fn options(&self) -> BackupOptions {
+        BackupOptions {
+            to: self.to.clone().unwrap_or_default(),
+            selection: self.selection.selection(),
+            format: self.format,
+            compression: self.compression,
+            max_file_size: self.max_file_size,
+            verify: self.verify,
+            read: self.read.options(),
+            s3: self.storage.options(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -129,19 +141,8 @@ pub async fn run(args: BackupArgs, progress: bool) -> Result<()> {
 }
 
 async fn create(args: CreateArgs, progress: bool) -> Result<()> {
-    let to = args.to.expect("clap requires --to");
-    let location = Location::parse(&to, &args.storage.options())?;
-    let read = ReadOptions {
-        partitions: args.partitions.max(1),
-        ..ReadOptions::default()
-    };
-    let summary = BackupJob::new(args.source, location)
-        .with_schemas(args.schemas)
-        .with_tables(args.tables)
-        .with_format(args.format)
-        .with_compression(args.compression)
-        .with_max_file_size(args.max_file_size)
-        .with_read_options(read)
+    let options = args.options();
+    let summary = BackupJob::new(args.source, options)
         .with_progress(progress)
         .run()
         .await?;
@@ -155,6 +156,9 @@ async fn create(args: CreateArgs, progress: bool) -> Result<()> {
         summary.seconds,
         summary.location
     );
+    if summary.verified.is_some() {
+        eprintln!("backup {} verified", summary.backup_id);
+    }
     print(&format!("{}\n", summary.backup_id))
 }
 
@@ -162,9 +166,7 @@ async fn list(args: ListArgs) -> Result<()> {
     let location = Location::parse(&args.at, &args.storage.options())?;
     let backups = backup::list(&location).await?;
     if args.json {
-        let json = serde_json::to_string_pretty(&backups)
-            .map_err(|e| lakeshift::Error::Invalid(e.to_string()))?;
-        return print(&format!("{json}\n"));
+        return print_json(&backups);
     }
     let mut out = format!(
         "{:<24} {:<20} {:>6} {:>12} {:>10}  {}\n",

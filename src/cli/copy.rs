@@ -3,11 +3,10 @@
 use clap::Args;
 use lakeshift::Result;
 use lakeshift::postgres::DbUrl;
-use lakeshift::postgres::read::ReadOptions;
-use lakeshift::postgres::transfer::TableCopy;
+use lakeshift::postgres::transfer::{CopyOptions, TableCopy};
 use lakeshift::postgres::write::LoadMode;
 
-use super::UrlParser;
+use super::{ReadArgs, SelectionArgs, UrlParser, choice};
 
 /// Arguments of `lakeshift copy` (its help text is on the command).
 #[derive(Debug, Args)]
@@ -19,30 +18,28 @@ pub struct CopyArgs {
     /// Database to load into.
     #[arg(long, value_parser = UrlParser)]
     target: DbUrl,
-    /// Schema to copy (repeatable).
-    #[arg(long = "schema", default_value = "public")]
-    schemas: Vec<String>,
-    /// Only these tables (comma separated); default all tables of the schemas.
-    #[arg(long, value_delimiter = ',')]
-    tables: Vec<String>,
+    #[command(flatten)]
+    selection: SelectionArgs,
     /// What to do with rows already in the target tables.
-    #[arg(long, value_enum, default_value_t = LoadMode::Append)]
+    #[arg(long, value_parser = choice::<LoadMode>(), default_value = "append")]
     mode: LoadMode,
-    /// Connections reading each table in parallel.
-    #[arg(long, default_value_t = 2)]
-    partitions: usize,
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+impl CopyArgs {
+    fn options(&self) -> CopyOptions {
+        CopyOptions {
+            selection: self.selection.selection(),
+            mode: self.mode,
+            read: self.read.options(),
+        }
+    }
 }
 
 pub async fn run(args: CopyArgs, progress: bool) -> Result<()> {
-    let read = ReadOptions {
-        partitions: args.partitions.max(1),
-        ..ReadOptions::default()
-    };
-    let summaries = TableCopy::new(args.source, args.target)
-        .with_schemas(args.schemas)
-        .with_tables(args.tables)
-        .with_mode(args.mode)
-        .with_read_options(read)
+    let options = args.options();
+    let summaries = TableCopy::new(args.source, args.target, options)
         .with_progress(progress)
         .run()
         .await?;

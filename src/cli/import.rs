@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use lakeshift::Result;
 use lakeshift::formats::csv::CsvOptions;
-use lakeshift::import::{CsvImport, DirImport};
+use lakeshift::import::{CsvImport, DirImport, ImportOptions};
+use lakeshift::options::parse_ascii_char;
 use lakeshift::postgres::DbUrl;
+use lakeshift::postgres::selection::DEFAULT_SCHEMA;
 use lakeshift::postgres::write::LoadMode;
 
-use super::{UrlParser, parse_ascii_char, write_json};
+use super::{UrlParser, choice, write_json};
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
@@ -52,8 +54,12 @@ pub struct CommonArgs {
     /// An unquoted field equal to this is NULL (an empty unquoted field always is).
     #[arg(long)]
     null_string: Option<String>,
+    /// Schema of the tables: of a directory's <table>.csv files, and of a --table given
+    /// without one.
+    #[arg(long, default_value = DEFAULT_SCHEMA)]
+    schema: String,
     /// What to do with rows already in the table.
-    #[arg(long, value_enum, default_value_t = LoadMode::Append)]
+    #[arg(long, value_parser = choice::<LoadMode>(), default_value = "append")]
     mode: LoadMode,
     /// More rejected rows than this in a file and nothing of it is committed.
     #[arg(long)]
@@ -84,48 +90,48 @@ pub struct CsvArgs {
 pub struct DirArgs {
     /// Directory of <table>.csv files.
     dir: PathBuf,
-    /// Schema of the tables.
-    #[arg(long, default_value = "public")]
-    schema: String,
     #[command(flatten)]
     common: CommonArgs,
 }
 
 impl CommonArgs {
-    fn configure(&self, import: CsvImport, progress: bool) -> CsvImport {
-        import
-            .with_options(CsvOptions {
+    fn options(&self) -> ImportOptions {
+        ImportOptions {
+            schema: self.schema.clone(),
+            mode: self.mode,
+            max_rejects: self.max_rejects,
+            csv: CsvOptions {
                 delimiter: self.delimiter,
                 quote: self.quote,
                 header: self.header,
                 null_string: self.null_string.clone(),
-            })
-            .with_mode(self.mode)
-            .with_max_rejects(self.max_rejects)
-            .with_batch_size(self.batch_size)
-            .with_progress(progress)
+            },
+            batch_size: self.batch_size,
+        }
     }
 }
 
 pub async fn run(cmd: ImportCommand, progress: bool) -> Result<()> {
     let (summaries, report) = match cmd {
         ImportCommand::Csv(args) => {
+            let common = &args.common;
             let import = CsvImport::new(
-                args.common.target.clone(),
-                args.table.clone(),
-                args.file.clone(),
+                common.target.clone(),
+                &args.table,
+                &args.file,
+                common.options(),
             );
-            let import = args
-                .common
-                .configure(import, progress)
-                .with_rejects(args.rejects.clone());
-            (vec![import.run().await?], args.common.report)
+            let summary = import
+                .with_rejects(args.rejects.clone())
+                .with_progress(progress)
+                .run()
+                .await?;
+            (vec![summary], args.common.report)
         }
         ImportCommand::Dir(args) => {
             let common = &args.common;
-            let summaries = DirImport::new(common.target.clone(), args.dir.clone())
-                .with_schema(args.schema.clone())
-                .with_template(|import| common.configure(import, progress))
+            let summaries = DirImport::new(common.target.clone(), &args.dir, common.options())
+                .with_progress(progress)
                 .run()
                 .await?;
             (summaries, args.common.report)
@@ -133,13 +139,6 @@ pub async fn run(cmd: ImportCommand, progress: bool) -> Result<()> {
     };
     for summary in &summaries {
         eprintln!("{summary}");
-        if summary.rows_read > 0 && summary.rows_loaded == 0 {
-            tracing::warn!(
-                "no row of {} was loaded: is {} the right table? (see the reject log)",
-                summary.file.display(),
-                summary.table
-            );
-        }
     }
     if let Some(path) = report {
         write_json(&path, &summaries)?;

@@ -2,11 +2,10 @@
 
 use clap::{Args, Subcommand};
 use lakeshift::Result;
-use lakeshift::lake::{SyncJob, SyncMode};
+use lakeshift::lake::{SyncJob, SyncMode, SyncOptions};
 use lakeshift::postgres::DbUrl;
-use lakeshift::postgres::read::ReadOptions;
 
-use super::{UrlParser, print};
+use super::{ReadArgs, SelectionArgs, UrlParser, choice, print, print_json};
 
 #[derive(Debug, Subcommand)]
 pub enum LakeCommand {
@@ -69,14 +68,10 @@ pub struct SyncArgs {
     /// The lake root: a directory or s3:// URL; each table goes to DEST/<table>.
     #[arg(long)]
     to: String,
-    /// Schema to sync (repeatable).
-    #[arg(long = "schema", default_value = "public")]
-    schemas: Vec<String>,
-    /// Only these tables (comma separated); default all tables of the schemas.
-    #[arg(long, value_delimiter = ',')]
-    tables: Vec<String>,
+    #[command(flatten)]
+    selection: SelectionArgs,
     /// What to do with the rows already in the Delta table.
-    #[arg(long, value_enum, default_value_t = SyncMode::Overwrite)]
+    #[arg(long, value_parser = choice::<SyncMode>(), default_value = "replace")]
     mode: SyncMode,
     /// Columns to merge on (comma separated) [default: the primary key].
     #[arg(long, value_delimiter = ',')]
@@ -84,25 +79,28 @@ pub struct SyncArgs {
     /// Read only rows whose COL is past the last synced value (integer, date or timestamp).
     #[arg(long, value_name = "COL")]
     incremental_column: Option<String>,
-    /// Connections reading each table in parallel.
-    #[arg(long, default_value_t = 2)]
-    partitions: usize,
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+impl SyncArgs {
+    fn options(&self) -> SyncOptions {
+        SyncOptions {
+            to: self.to.clone(),
+            selection: self.selection.selection(),
+            mode: self.mode,
+            key: self.key.clone(),
+            incremental_column: self.incremental_column.clone(),
+            read: self.read.options(),
+        }
+    }
 }
 
 pub async fn run(cmd: LakeCommand, progress: bool) -> Result<()> {
     match cmd {
         LakeCommand::Sync(args) => {
-            let read = ReadOptions {
-                partitions: args.partitions.max(1),
-                ..ReadOptions::default()
-            };
-            let synced = SyncJob::new(args.source, args.to)
-                .with_schemas(args.schemas)
-                .with_tables(args.tables)
-                .with_mode(args.mode)
-                .with_key(args.key)
-                .with_incremental_column(args.incremental_column)
-                .with_read_options(read)
+            let options = args.options();
+            let synced = SyncJob::new(args.source, options)
                 .with_progress(progress)
                 .run()
                 .await?;
@@ -161,9 +159,7 @@ pub async fn run(cmd: LakeCommand, progress: bool) -> Result<()> {
         LakeCommand::History { table, limit, json } => {
             let entries = lakeshift::lake::history(&table, limit).await?;
             if json {
-                let text = serde_json::to_string_pretty(&entries)
-                    .map_err(|e| lakeshift::Error::Invalid(e.to_string()))?;
-                return print(&format!("{text}\n"));
+                return print_json(&entries);
             }
             let mut out = format!(
                 "{:>7}  {:<24}  {:<10}  {:>12}\n",

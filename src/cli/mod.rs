@@ -15,8 +15,11 @@ mod user;
 
 use std::io::Write;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use lakeshift::options::Choice;
 use lakeshift::postgres::DbUrl;
+use lakeshift::postgres::read::ReadOptions;
+use lakeshift::postgres::selection::TableSelection;
 use lakeshift::{Error, Result};
 
 /// Move and serve Postgres data through Apache Arrow.
@@ -188,37 +191,132 @@ impl clap::builder::TypedValueParser for UrlParser {
     }
 }
 
-/// clap value parser for a one-byte CSV delimiter or quote character.
-pub fn parse_ascii_char(raw: &str) -> std::result::Result<u8, String> {
-    let unescaped = match raw {
-        "\\t" | "tab" => "\t",
-        other => other,
-    };
-    match unescaped.as_bytes() {
-        [b] if b.is_ascii() && *b != b'\n' && *b != b'\r' => Ok(*b),
-        _ => Err(format!(
-            "{raw:?} must be exactly one ASCII character (use \\t for a tab)"
-        )),
+/// clap value parser for a library option with a fixed set of values, by their YAML names
+/// (which `--help` lists).
+pub fn choice<T: Choice>() -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::{PossibleValue, TypedValueParser};
+    let values = T::NAMES.iter().map(|name| {
+        let aliases = T::ALIASES.iter().filter(|(_, n)| n == name);
+        PossibleValue::new(*name).aliases(aliases.map(|(alias, _)| *alias))
+    });
+    clap::builder::PossibleValuesParser::new(values).try_map(|name: String| {
+        T::from_name(&name).ok_or_else(|| format!("{name} is not one of {:?}", T::NAMES))
+    })
+}
+
+/// The flags of a table selection (YAML: `schemas:`, `tables:`).
+#[derive(Debug, Args)]
+pub struct SelectionArgs {
+    /// Schema to read (repeatable) [default: public]
+    #[arg(long = "schema")]
+    schemas: Vec<String>,
+    /// Only these tables (comma separated); default all tables of the schemas.
+    #[arg(long, value_delimiter = ',')]
+    tables: Vec<String>,
+}
+
+impl SelectionArgs {
+    pub fn selection(&self) -> TableSelection {
+        TableSelection {
+            schemas: self.schemas.clone(),
+            tables: self.tables.clone(),
+        }
     }
 }
 
-/// Print to stdout; a closed pipe (`| head`) ends the command quietly.
+/// The flags of how tables are read (YAML: `partitions:`).
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Connections reading each table in parallel.
+    #[arg(long, default_value_t = ReadOptions::default().partitions)]
+    partitions: usize,
+}
+
+impl ReadArgs {
+    pub fn options(&self) -> ReadOptions {
+        ReadOptions {
+            partitions: self.partitions,
+            ..ReadOptions::default()
+        }
+    }
+}
+
+/// Print to stdout; a closed pipe (`| head`) ends the command quietly (see
+/// [`Error::is_broken_pipe`]).
 pub fn print(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|e| Error::Io {
-            path: "<stdout>".into(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| Error::io("<stdout>", e))
 }
 
-pub fn is_broken_pipe(error: &Error) -> bool {
-    matches!(error, Error::Io { path, reason } if path.as_os_str() == "<stdout>" && reason.contains("Broken pipe"))
+/// Print `value` as pretty JSON.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    print(&format!("{}\n", serde_json::to_string_pretty(value)?))
 }
 
 /// Write a JSON report file.
 pub fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> Result<()> {
-    let json = serde_json::to_vec_pretty(value).map_err(|e| Error::Invalid(e.to_string()))?;
-    std::fs::write(path, json).map_err(|e| Error::io(path, &e))
+    let json = serde_json::to_vec_pretty(value)?;
+    std::fs::write(path, json).map_err(|e| Error::io(path, e))
+}
+
+/// An error as the command line shows it: options named by their flags.
+pub fn describe(error: &Error) -> String {
+    error.describe(&lakeshift::options::flag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lakeshift::backup::RestoreMode;
+    use lakeshift::formats::{Compression, FileFormat};
+    use lakeshift::lake::SyncMode;
+    use lakeshift::postgres::write::LoadMode;
+    use lakeshift::query::OutputFormat;
+
+    /// Every name and alias a choice offers parses to a value, and its own name comes back.
+    fn offers_what_it_parses<T: Choice + serde::Serialize>() {
+        for name in T::NAMES {
+            let value = T::from_name(name).unwrap_or_else(|| panic!("{name} does not parse"));
+            assert_eq!(serde_json::to_value(value).unwrap(), *name);
+        }
+        for (alias, name) in T::ALIASES {
+            let value = T::from_name(alias).unwrap_or_else(|| panic!("{alias} does not parse"));
+            assert_eq!(serde_json::to_value(value).unwrap(), *name);
+        }
+        assert!(T::from_name("nonsense").is_none());
+    }
+
+    #[test]
+    fn choices_offer_what_they_parse() {
+        offers_what_it_parses::<SyncMode>();
+        offers_what_it_parses::<LoadMode>();
+        offers_what_it_parses::<RestoreMode>();
+        offers_what_it_parses::<FileFormat>();
+        offers_what_it_parses::<Compression>();
+        offers_what_it_parses::<OutputFormat>();
+    }
+
+    #[test]
+    fn option_errors_name_flags() {
+        let err = Error::Options(lakeshift::options::Problems(vec![
+            lakeshift::options::Problem::new("partitions", "must be at least 1"),
+            lakeshift::options::Problem::new("s3.endpoint", "bad"),
+        ]));
+        assert_eq!(
+            describe(&err),
+            "--partitions: must be at least 1; --s3-endpoint: bad"
+        );
+        assert_eq!(
+            err.to_string(),
+            "partitions: must be at least 1; s3.endpoint: bad"
+        );
+    }
+
+    #[test]
+    fn every_command_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use lakeshift::Result;
-use lakeshift::report::ReportJob;
+use lakeshift::report::{ReportJob, ReportOptions};
 
 use super::sql::tables;
 
@@ -32,11 +32,13 @@ pub struct ReportArgs {
 
 pub async fn run(args: ReportArgs) -> Result<()> {
     let tables = tables(args.catalog.as_deref(), &args.tables)?;
-    let summary = ReportJob::new(args.queries, tables, args.output)
-        .with_png_dir(args.png)
-        .with_title(args.title)
-        .run()
-        .await?;
+    let options = ReportOptions {
+        queries: args.queries,
+        output: args.output,
+        png_dir: args.png,
+        title: args.title,
+    };
+    let summary = ReportJob::new(options, tables).run().await?;
     for q in &summary.queries {
         eprintln!(
             "{}: {} rows{}",

@@ -3,12 +3,11 @@
 use clap::{Args, Subcommand};
 use lakeshift::Result;
 use lakeshift::backup::restore_file::restore_file;
-use lakeshift::backup::{RestoreJob, RestoreMode};
+use lakeshift::backup::{RestoreJob, RestoreMode, RestoreOptions};
 use lakeshift::postgres::DbUrl;
-use lakeshift::storage::Location;
 
 use super::backup::StorageArgs;
-use super::{UrlParser, print};
+use super::{UrlParser, choice, print};
 
 /// Arguments of `lakeshift restore` (its help text is on the command).
 #[derive(Debug, Args)]
@@ -53,7 +52,7 @@ struct BackupRestoreArgs {
     #[arg(long, value_name = "SCHEMA")]
     into_schema: Option<String>,
     /// What to do with a table that already exists.
-    #[arg(long, value_enum, default_value_t = RestoreMode::FailIfExists)]
+    #[arg(long, value_parser = choice::<RestoreMode>(), default_value = "fail-if-exists")]
     mode: RestoreMode,
     /// Print the plan (tables, actions, rows) and write nothing.
     #[arg(long)]
@@ -102,16 +101,24 @@ pub async fn run(args: RestoreArgs, progress: bool) -> Result<()> {
     }
 }
 
+impl BackupRestoreArgs {
+    fn options(&self) -> RestoreOptions {
+        RestoreOptions {
+            from: self.from.clone().unwrap_or_default(),
+            backup: Some(self.backup.clone()),
+            tables: self.tables.clone(),
+            into_schema: self.into_schema.clone(),
+            mode: self.mode,
+            dry_run: self.dry_run,
+            create_database: self.create_database,
+            s3: self.storage.options(),
+        }
+    }
+}
+
 async fn restore(args: BackupRestoreArgs, progress: bool) -> Result<()> {
-    let from = args.from.expect("clap requires --from");
-    let location = Location::parse(&from, &args.storage.options())?;
-    let plan = RestoreJob::new(location, args.target)
-        .with_backup(Some(args.backup))
-        .with_tables(args.tables)
-        .with_into_schema(args.into_schema)
-        .with_mode(args.mode)
-        .with_dry_run(args.dry_run)
-        .with_create_database(args.create_database)
+    let options = args.options();
+    let plan = RestoreJob::new(args.target, options)
         .with_progress(progress)
         .run()
         .await?;

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use lakeshift::Result;
-use lakeshift::postgres::catalog::Catalog;
+use lakeshift::postgres::schema_copy::{self, SchemaCopyOptions};
 use lakeshift::postgres::{DbUrl, ddl};
+use lakeshift::{Error, Result};
 
 use super::{UrlParser, print};
 
@@ -33,9 +33,15 @@ pub struct SourceArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
           default_value = lakeshift::postgres::connect::DEFAULT_DATABASE_URL)]
     source: DbUrl,
-    /// Schema to include (repeatable).
-    #[arg(long = "schema", default_value = "public")]
+    /// Schema to include (repeatable) [default: public]
+    #[arg(long = "schema")]
     schemas: Vec<String>,
+}
+
+impl SourceArgs {
+    fn options(&self) -> SchemaCopyOptions {
+        SchemaCopyOptions::new(self.schemas.clone())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -62,22 +68,22 @@ pub struct CopyArgs {
 pub async fn run(cmd: SchemaCommand) -> Result<()> {
     match cmd {
         SchemaCommand::Dump(args) => {
-            let catalog = Catalog::load(&args.source.source, &args.source.schemas).await?;
-            let script = ddl::script(&catalog, &args.source.source.redacted());
+            let source = &args.source;
+            let catalog = source.options().load_catalog(&source.source).await?;
+            let script = ddl::script(&catalog, &source.source.redacted());
             match args.output {
-                Some(path) => {
-                    std::fs::write(&path, script).map_err(|e| lakeshift::Error::io(&path, &e))
-                }
+                Some(path) => std::fs::write(&path, script).map_err(|e| Error::io(&path, e)),
                 None => print(&script),
             }
         }
         SchemaCommand::Copy(args) => {
             let source = &args.source;
+            let options = source.options();
             if args.dry_run {
-                let catalog = Catalog::load(&source.source, &source.schemas).await?;
+                let catalog = options.load_catalog(&source.source).await?;
                 return print(&ddl::script(&catalog, &source.source.redacted()));
             }
-            let summary = ddl::copy(&source.source, &args.target, &source.schemas, false).await?;
+            let summary = schema_copy::copy(&source.source, &args.target, &options).await?;
             tracing::info!(
                 "copied schema {} from {} to {}: {} tables, {} views, {} functions, {} sequences, {} indexes",
                 summary.schemas.join(", "),

@@ -27,7 +27,7 @@ pub struct SqlArgs {
     #[arg(long = "table", value_name = "NAME=LOCATION")]
     tables: Vec<String>,
     /// Output format [default: from -o's extension, else table].
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = super::choice::<OutputFormat>())]
     format: Option<OutputFormat>,
     /// Write the result to this file (path or URL) instead of standard output.
     #[arg(short = 'o', long, value_name = "FILE")]

@@ -35,7 +35,7 @@ pub fn run(command: UserCommand) -> Result<()> {
 }
 
 fn read_password() -> Result<String> {
-    let failed = |e: std::io::Error| Error::io("<stdin>", &e);
+    let failed = |e: std::io::Error| Error::io("<stdin>", e);
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("Password: ").map_err(failed)?;
         let again = rpassword::prompt_password("Again: ").map_err(failed)?;

@@ -12,23 +12,14 @@ use bytes::Bytes;
 use datafusion::execution::SendableRecordBatchStream;
 
 use crate::error::Result;
+use crate::options::Choice;
 use crate::storage::Location;
 
 /// Rows per batch when data files are read back.
 pub const READ_BATCH_ROWS: usize = 64 * 1024;
 
 /// The format of a data file.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileFormat {
     /// Avro object container files (deflate by default: every Avro reader has it).
@@ -36,6 +27,10 @@ pub enum FileFormat {
     Avro,
     /// Parquet (zstd by default).
     Parquet,
+}
+
+impl Choice for FileFormat {
+    const NAMES: &'static [&'static str] = &["avro", "parquet"];
 }
 
 impl FileFormat {
@@ -92,15 +87,17 @@ impl FileFormat {
 }
 
 /// Compression codecs of data files.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     None,
     Deflate,
     Snappy,
     Zstd,
+}
+
+impl Choice for Compression {
+    const NAMES: &'static [&'static str] = &["none", "deflate", "snappy", "zstd"];
 }
 
 /// Turns batches into the bytes of one file, a piece at a time.

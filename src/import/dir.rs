@@ -6,47 +6,46 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::options::Check;
 use crate::postgres::catalog::{Catalog, Table};
 use crate::postgres::connect::DbUrl;
+use crate::postgres::load::Load;
 use crate::postgres::write::LoadMode;
 
-use super::{CsvImport, ImportSummary, open};
+use super::{CsvImport, ImportOptions, ImportSummary, open};
 
-/// Import a directory of CSV files. The per-file settings come from a template [`CsvImport`].
+/// Import a directory of CSV files: every `<table>.csv` into the table of that name in the
+/// options' schema.
 #[derive(Debug, Clone)]
 pub struct DirImport {
+    target: DbUrl,
     dir: PathBuf,
-    schema: String,
-    template: CsvImport,
+    options: ImportOptions,
+    progress: bool,
 }
 
 impl DirImport {
-    /// `template` carries the target, CSV options, mode and limits; its table and path are
-    /// replaced per file.
-    pub fn new(target: DbUrl, dir: impl Into<PathBuf>) -> Self {
+    pub fn new(target: DbUrl, dir: impl Into<PathBuf>, options: ImportOptions) -> Self {
         DirImport {
+            target,
             dir: dir.into(),
-            schema: "public".into(),
-            template: CsvImport::new(target, "", ""),
+            options,
+            progress: false,
         }
     }
 
-    pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
-        self.schema = schema.into();
-        self
-    }
-
-    pub fn with_template(mut self, configure: impl FnOnce(CsvImport) -> CsvImport) -> Self {
-        self.template = configure(self.template);
+    /// Draw a progress bar per file when stderr is a terminal.
+    pub fn with_progress(mut self, on: bool) -> Self {
+        self.progress = on;
         self
     }
 
     /// The `(table, file)` pairs of the directory, in foreign-key order.
     pub fn plan<'c>(&self, catalog: &'c Catalog) -> Result<Vec<(&'c Table, PathBuf)>> {
-        let entries = std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, &e))?;
+        let entries = std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         let mut files = Vec::new();
         for entry in entries {
-            let path = entry.map_err(|e| Error::io(&self.dir, &e))?.path();
+            let path = entry.map_err(|e| Error::io(&self.dir, e))?.path();
             if path.extension().is_some_and(|e| e == "csv") {
                 let stem = path
                     .file_stem()
@@ -57,18 +56,21 @@ impl DirImport {
             }
         }
         if files.is_empty() {
-            return Err(Error::Io {
-                path: self.dir.clone(),
-                reason: "no .csv files in this directory".into(),
-            });
+            let err = std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no .csv files in this directory",
+            );
+            return Err(Error::io(&self.dir, err));
         }
         if let Some((stem, path)) = files.iter().find(|(stem, _)| catalog.table(stem).is_none()) {
-            return Err(Error::Invalid(format!(
-                "{}: no table {stem} in schema {} of {} (files are named <table>.csv)",
-                path.display(),
-                self.schema,
-                self.template.target.redacted()
-            )));
+            return Err(Error::Mismatch {
+                table: path.display().to_string(),
+                reason: format!(
+                    "no table {stem} in schema {} of {} (files are named <table>.csv)",
+                    self.options.schema,
+                    self.target.redacted()
+                ),
+            });
         }
         Ok(catalog
             .tables_in_fk_order()
@@ -84,46 +86,51 @@ impl DirImport {
 
     /// Import every file; stops at the first file that fails.
     pub async fn run(self) -> Result<Vec<ImportSummary>> {
-        let target = &self.template.target;
-        let catalog = Catalog::load(target, std::slice::from_ref(&self.schema)).await?;
+        self.options.problems()?;
+        let schemas = std::slice::from_ref(&self.options.schema);
+        let catalog = Catalog::load(&self.target, schemas).await?;
         let plan = self.plan(&catalog)?;
-        let mut client = target.connect().await?;
+        let mut client = self.target.connect().await?;
         let mut summaries = Vec::new();
-        if self.template.mode == LoadMode::Replace {
-            let tx = client
-                .transaction()
-                .await
-                .map_err(|e| Error::pg("starting the import", &e))?;
-            let names: Vec<String> = plan.iter().map(|(t, _)| t.qualified()).collect();
-            tx.batch_execute(&format!("TRUNCATE {}", names.join(", ")))
-                .await
-                .map_err(|e| Error::pg("emptying the tables", &e))?;
+        if self.options.mode == LoadMode::Replace {
+            // One table cannot be emptied while another still references it: all together.
+            let load = Load::begin(&mut client, "the import").await?;
+            load.truncate(&plan.iter().map(|(t, _)| *t).collect::<Vec<_>>())
+                .await?;
             for (table, path) in &plan {
+                let import = self.file_import(table, path);
                 summaries.push(
-                    self.file_import(table, path)
-                        .load(&tx, &catalog, table, open(path)?, false)
+                    import
+                        .load(&load, &catalog, table, open(path)?, false)
                         .await?,
                 );
             }
-            tx.commit()
-                .await
-                .map_err(|e| Error::pg("committing the import", &e))?;
-            return Ok(summaries);
+            load.commit("the import").await?;
+        } else {
+            for (table, path) in &plan {
+                let import = self.file_import(table, path);
+                let load = Load::begin(&mut client, "the import").await?;
+                let summary = import
+                    .load(&load, &catalog, table, open(path)?, false)
+                    .await?;
+                load.commit(&format!("the import into {}", table.name))
+                    .await?;
+                summaries.push(summary);
+            }
         }
-        for (table, path) in &plan {
-            let import = self.file_import(table, path);
-            let summary = import
-                .load_committed(&mut client, &catalog, table, open(path)?, false)
-                .await?;
-            summaries.push(summary);
+        for summary in &summaries {
+            summary.warn_if_nothing_loaded();
         }
         Ok(summaries)
     }
 
     fn file_import(&self, table: &Table, path: &std::path::Path) -> CsvImport {
-        let mut import = self.template.clone();
-        import.table = table.full_name();
-        import.path = path.to_path_buf();
-        import
+        CsvImport::new(
+            self.target.clone(),
+            table.full_name(),
+            path,
+            self.options.clone(),
+        )
+        .with_progress(self.progress)
     }
 }

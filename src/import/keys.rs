@@ -14,10 +14,10 @@ use tokio_postgres::Transaction;
 use tokio_postgres::types::ToSql;
 
 use crate::error::{Error, Result};
-use crate::formats::csv::values::Value;
 use crate::formats::csv::{Refusal, RowCheck};
 use crate::postgres::connect::quote_ident;
 use crate::postgres::types::PgKind;
+use crate::values::Value;
 
 /// The separator of composite keys rendered as text.
 const UNIT_SEPARATOR: char = '\u{1f}';
@@ -155,8 +155,8 @@ impl KeyColumns {
         let rows = tx
             .query_raw(&sql, std::iter::empty::<&dyn ToSql>())
             .await
-            .map_err(|e| Error::pg(context(), &e))?;
-        let mut rows = rows.map_err(|e| Error::pg(context(), &e)).boxed();
+            .map_err(|e| Error::pg(context(), e))?;
+        let mut rows = rows.map_err(|e| Error::pg(context(), e)).boxed();
         while let Some(row) = rows.next().await {
             let row = row?;
             set.insert(if self.integer {

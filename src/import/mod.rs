@@ -15,17 +15,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::record_batch::RecordBatch;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Transaction;
 
 use crate::blocking::{receiver_stream, spawn_blocking};
 use crate::error::{Error, Result};
 use crate::formats::csv::rejects::RejectLog;
 use crate::formats::csv::{CsvOptions, TargetColumn, TypedCsvReader};
-use crate::postgres::bulk::DeferredConstraints;
-use crate::postgres::cast_check::LINE_COLUMN;
+use crate::options::{Check, Problem};
+use crate::postgres::cast_check::TAG_COLUMN;
 use crate::postgres::catalog::{Catalog, Table, split_name};
 use crate::postgres::connect::{DbUrl, quote_ident};
+use crate::postgres::load::Load;
+use crate::postgres::selection::DEFAULT_SCHEMA;
 use crate::postgres::types::{PgKind, arrow_field};
 use crate::postgres::write::{self, LoadColumns, LoadMode};
 use keys::{ForeignKeySpec, KeyChecker, KeySpec};
@@ -67,59 +69,84 @@ impl std::fmt::Display for ImportSummary {
     }
 }
 
-/// Import one CSV file into one table. Build with [`CsvImport::new`] and the `with_*` setters.
+/// The options of a CSV import (YAML: the `import_csv` step beside its source).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportOptions {
+    /// The schema of the tables: of a directory's `<table>.csv` files, and of a table named
+    /// without one.
+    pub schema: String,
+    pub mode: LoadMode,
+    /// More rejects than this in a file and nothing of it is committed.
+    pub max_rejects: Option<u64>,
+    pub csv: CsvOptions,
+    /// Rows per Arrow batch (and per COPY chunk).
+    #[serde(skip)]
+    pub batch_size: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            schema: DEFAULT_SCHEMA.into(),
+            mode: LoadMode::Append,
+            max_rejects: None,
+            csv: CsvOptions::default(),
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl Check for ImportOptions {
+    fn check(&self, problems: &mut Vec<Problem>) {
+        if self.schema.is_empty() {
+            problems.push(Problem::new("schema", "a schema name is empty"));
+        }
+        if self.csv.delimiter == self.csv.quote {
+            problems.push(Problem::new(
+                "csv.quote",
+                "the quote character cannot also be the delimiter",
+            ));
+        }
+        if self.batch_size == 0 {
+            problems.push(Problem::new("batch_size", "must be at least 1"));
+        }
+    }
+}
+
+/// Import one CSV file into one table.
 #[derive(Debug, Clone)]
 pub struct CsvImport {
     target: DbUrl,
     table: String,
     path: PathBuf,
-    options: CsvOptions,
-    mode: LoadMode,
+    options: ImportOptions,
     rejects: Option<PathBuf>,
-    max_rejects: Option<u64>,
-    batch_size: usize,
     progress: bool,
 }
 
 impl CsvImport {
-    pub fn new(target: DbUrl, table: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+    /// Load `path` into `table` (`table` or `schema.table`; the options' schema when
+    /// unqualified).
+    pub fn new(
+        target: DbUrl,
+        table: impl Into<String>,
+        path: impl Into<PathBuf>,
+        options: ImportOptions,
+    ) -> Self {
         CsvImport {
             target,
             table: table.into(),
             path: path.into(),
-            options: CsvOptions::default(),
-            mode: LoadMode::Append,
+            options,
             rejects: None,
-            max_rejects: None,
-            batch_size: DEFAULT_BATCH_SIZE,
             progress: false,
         }
-    }
-
-    pub fn with_options(mut self, options: CsvOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    pub fn with_mode(mut self, mode: LoadMode) -> Self {
-        self.mode = mode;
-        self
     }
 
     /// Where rejects go (`.jsonl` for JSON Lines); default `<file>.rejects.csv`.
     pub fn with_rejects(mut self, path: Option<PathBuf>) -> Self {
         self.rejects = path;
-        self
-    }
-
-    /// More rejects than this and nothing is committed.
-    pub fn with_max_rejects(mut self, max: Option<u64>) -> Self {
-        self.max_rejects = max;
-        self
-    }
-
-    pub fn with_batch_size(mut self, rows: usize) -> Self {
-        self.batch_size = rows.max(1);
         self
     }
 
@@ -131,12 +158,17 @@ impl CsvImport {
 
     /// Run the import.
     pub async fn run(self) -> Result<ImportSummary> {
+        self.options.problems()?;
         let file = open(&self.path)?;
-        let (schema, _) = split_name(&self.table);
-        let schemas = vec![schema.unwrap_or("public").to_string()];
+        let qualified = match split_name(&self.table) {
+            (Some(_), _) => self.table.clone(),
+            (None, name) => format!("{}.{name}", self.options.schema),
+        };
+        let (schema, _) = split_name(&qualified);
+        let schemas = vec![schema.unwrap_or(DEFAULT_SCHEMA).to_string()];
         let catalog = Catalog::load(&self.target, &schemas).await?;
         let table = catalog
-            .table(&self.table)
+            .table(&qualified)
             .ok_or_else(|| Error::UnknownTable {
                 table: self.table.clone(),
                 url: self.target.redacted(),
@@ -144,11 +176,13 @@ impl CsvImport {
             .clone();
         let started = Instant::now();
         let mut client = self.target.connect().await?;
-        let truncate = self.mode == LoadMode::Replace;
-        let mut summary = self
-            .load_committed(&mut client, &catalog, &table, file, truncate)
+        let load = Load::begin(&mut client, "the import").await?;
+        let truncate = self.options.mode == LoadMode::Replace;
+        let mut summary = self.load(&load, &catalog, &table, file, truncate).await?;
+        load.commit(&format!("the import into {}", table.name))
             .await?;
         summary.set_elapsed(started);
+        summary.warn_if_nothing_loaded();
         Ok(summary)
     }
 
@@ -165,65 +199,43 @@ impl CsvImport {
         TypedCsvReader::new(
             file,
             self.path.clone(),
-            self.options.clone(),
+            self.options.csv.clone(),
             targets,
             rejects,
-            self.max_rejects,
-            self.batch_size,
+            self.options.max_rejects,
+            self.options.batch_size,
         )
     }
 
-    /// Load the file into `table` in a transaction of its own, and commit.
-    pub(crate) async fn load_committed(
-        &self,
-        client: &mut tokio_postgres::Client,
-        catalog: &Catalog,
-        table: &Table,
-        file: std::fs::File,
-        truncate: bool,
-    ) -> Result<ImportSummary> {
-        let tx = client
-            .transaction()
-            .await
-            .map_err(|e| Error::pg("starting the import", &e))?;
-        let summary = self.load(&tx, catalog, table, file, truncate).await?;
-        tx.commit()
-            .await
-            .map_err(|e| Error::pg(format!("committing the import into {}", table.name), &e))?;
-        Ok(summary)
-    }
-
-    /// Load the file into `table` inside `tx` (not committed here).
+    /// Load the file into `table` as part of `load` (not committed here).
     pub(crate) async fn load(
         &self,
-        tx: &Transaction<'_>,
+        load: &Load<'_>,
         catalog: &Catalog,
         table: &Table,
         file: std::fs::File,
         truncate: bool,
     ) -> Result<ImportSummary> {
         let started = Instant::now();
+        let tx = load.tx();
+        let mode = self.options.mode;
         let (columns, targets) = load_columns(catalog, table);
         lock(tx, table, catalog).await?;
         if truncate {
             write::empty(tx, table, catalog.is_referenced(table)).await?;
         }
-        let deferred = match self.mode {
-            LoadMode::Upsert => DeferredConstraints::default(), // ON CONFLICT needs the key
-            _ => DeferredConstraints::drop_if_empty(tx, catalog, table).await?,
-        };
-        let checker = KeyChecker::prepare(tx, key_spec(table, &columns, self.mode)).await?;
+        let checker = KeyChecker::prepare(tx, key_spec(table, &columns, mode)).await?;
         let bar = crate::progress::bytes_bar(
             file.metadata().map_or(0, |m| m.len()),
             &table.name,
             self.progress,
         );
         let mut reader = self.reader(file, targets);
-        if columns.line_numbers {
-            reader = reader.with_line_numbers(LINE_COLUMN);
+        if columns.tagged {
+            reader = reader.with_line_numbers(TAG_COLUMN);
         }
         let (batches, parse) = parse_in_background(reader, checker, bar.clone());
-        let copied = write::copy_batches(tx, table, &columns, self.mode, batches).await;
+        let copied = load.table(catalog, table, &columns, mode, batches).await;
         let mut reader = parse.await?;
         bar.finish_and_clear();
         // The reject log is published whatever happens: it explains a failed load too. Late
@@ -232,7 +244,7 @@ impl CsvImport {
             Ok(outcome) => outcome
                 .rejected
                 .iter()
-                .map(|r| (r.line, r.column.clone(), r.reason.clone()))
+                .map(|r| (r.tag as u64, r.column.clone(), r.reason.clone()))
                 .collect(),
             Err(_) => Vec::new(),
         };
@@ -244,8 +256,6 @@ impl CsvImport {
         .await?;
         let loaded = copied?.rows;
         late?;
-        deferred.restore(tx).await?;
-        write::advance_sequences(tx, table).await?;
         let mut summary = ImportSummary {
             file: self.path.clone(),
             table: table.full_name(),
@@ -306,15 +316,25 @@ impl ImportSummary {
         self.seconds = started.elapsed().as_secs_f64();
         self.rows_per_second = self.rows_read as f64 / self.seconds.max(1e-9);
     }
+
+    /// Every row rejected usually means the file went to the wrong table.
+    fn warn_if_nothing_loaded(&self) {
+        if self.rows_read > 0 && self.rows_loaded == 0 {
+            tracing::warn!(
+                "no row of {} was loaded: is {} the right table? (see the reject log)",
+                self.file.display(),
+                self.table
+            );
+        }
+    }
 }
 
 pub(crate) fn open(path: &Path) -> Result<std::fs::File> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     if file.metadata().is_ok_and(|m| m.is_dir()) {
-        return Err(Error::Io {
-            path: path.to_path_buf(),
-            reason: "is a directory, not a CSV file".into(),
-        });
+        let reason = "is a directory, not a CSV file";
+        let err = std::io::Error::new(std::io::ErrorKind::IsADirectory, reason);
+        return Err(Error::io(path, err));
     }
     Ok(file)
 }
@@ -336,12 +356,12 @@ fn load_columns(catalog: &Catalog, table: &Table) -> (LoadColumns, Vec<TargetCol
             not_null: column.not_null,
         });
     }
-    let line_numbers = kinds.iter().any(PgKind::needs_cast);
+    let tagged = kinds.iter().any(PgKind::needs_cast);
     (
         LoadColumns {
             names,
             kinds,
-            line_numbers,
+            tagged,
         },
         targets,
     )
@@ -367,7 +387,7 @@ async fn lock(tx: &Transaction<'_>, table: &Table, catalog: &Catalog) -> Result<
     }
     tx.batch_execute(&sql)
         .await
-        .map_err(|e| Error::pg(format!("locking {}", table.name), &e))
+        .map_err(|e| Error::pg(format!("locking {}", table.name), e))
 }
 
 fn key_spec<'a>(table: &'a Table, columns: &'a LoadColumns, mode: LoadMode) -> KeySpec<'a> {

@@ -21,7 +21,7 @@ pub fn folder_name(table: &Table) -> String {
 pub fn table_url(root: &str, name: &str) -> Result<Url> {
     let location = format!("{}/{name}", root.trim_end_matches('/'));
     if !location.contains("://") {
-        std::fs::create_dir_all(&location).map_err(|e| Error::io(&location, &e))?;
+        std::fs::create_dir_all(&location).map_err(|e| Error::io(&location, e))?;
     }
     deltalake::ensure_table_uri(&location).map_err(|e| delta_error(&location, e))
 }

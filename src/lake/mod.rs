@@ -13,7 +13,7 @@ mod watermark;
 
 pub use location::{open_table, table_url};
 pub use maintenance::{HistoryEntry, OptimizeSummary, VacuumSummary, history, optimize, vacuum};
-pub use sync::{SyncJob, SyncMode, TableSync};
+pub use sync::{SyncJob, SyncMode, SyncOptions, SyncSummary};
 
 use crate::error::Error;
 

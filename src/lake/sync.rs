@@ -3,7 +3,6 @@
 //! (a DataFusion plan over the stream), so memory is bounded by the writer's row groups.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use datafusion::datasource::provider_as_source;
@@ -15,48 +14,100 @@ use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::delta_error;
 use super::location::{folder_name, open_or_new, table_url};
 use super::schema::{SchemaChange, compare, delta_schema, to_delta};
 use super::watermark::{self, Watermark};
 use crate::error::{Error, Result};
+use crate::options::{Check, Problem};
 use crate::postgres::DbUrl;
-use crate::postgres::catalog::{Catalog, Table};
-use crate::postgres::read::{ReadOptions, Snapshot, read_columns, read_rows, read_schema};
+use crate::postgres::catalog::Table;
+use crate::postgres::read::{ReadOptions, Snapshot};
+use crate::postgres::selection::TableSelection;
+use crate::postgres::source::{Source, SourceOptions};
 
 /// What a sync does with the rows already in the Delta table.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SyncMode {
     /// Replace the table's rows (a new version; older ones stay readable until vacuumed).
     #[default]
-    Overwrite,
+    #[serde(alias = "overwrite")]
+    Replace,
     /// Add the rows read.
     Append,
-    /// Upsert on the primary key (or `--key`): update matching rows, insert the others.
-    Merge,
+    /// Update rows matching on the primary key (or `key`), insert the others: a Delta merge.
+    #[serde(alias = "merge")]
+    Upsert,
+}
+
+impl crate::options::Choice for SyncMode {
+    const NAMES: &'static [&'static str] = &["replace", "append", "upsert"];
+    const ALIASES: &'static [(&'static str, &'static str)] =
+        &[("overwrite", "replace"), ("merge", "upsert")];
+}
+
+/// The options of a Delta sync (YAML: the `lake_sync` step beside `connection`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncOptions {
+    /// The lake root: a directory or `s3://` URL; each table goes to `<to>/<table>`.
+    pub to: String,
+    #[serde(flatten)]
+    pub selection: TableSelection,
+    pub mode: SyncMode,
+    /// The merge key; the primary key when empty.
+    pub key: Vec<String>,
+    /// Read only rows whose column is past the last synced value.
+    pub incremental_column: Option<String>,
+    #[serde(flatten)]
+    pub read: ReadOptions,
+}
+
+impl SyncOptions {
+    /// Sync into the lake at `to`, with every other option at its default.
+    pub fn to(to: impl Into<String>) -> Self {
+        SyncOptions {
+            to: to.into(),
+            ..SyncOptions::default()
+        }
+    }
+}
+
+impl SourceOptions for SyncOptions {
+    fn scope(&self) -> (&TableSelection, ReadOptions) {
+        (&self.selection, self.read)
+    }
+}
+
+impl Check for SyncOptions {
+    fn check(&self, problems: &mut Vec<Problem>) {
+        if self.to.is_empty() {
+            problems.push(Problem::new("to", "a lake location is required"));
+        }
+        if self.incremental_column.is_some() && self.mode == SyncMode::Replace {
+            problems.push(Problem::new(
+                "incremental_column",
+                "needs mode append or upsert (a replace would drop the rows synced before)",
+            ));
+        }
+        self.selection.check(problems);
+        self.read.check(problems);
+    }
 }
 
 /// One `lake sync` run.
 pub struct SyncJob {
     source: DbUrl,
-    to: String,
-    schemas: Vec<String>,
-    tables: Vec<String>,
-    mode: SyncMode,
-    key: Vec<String>,
-    incremental: Option<String>,
-    read: ReadOptions,
+    options: SyncOptions,
     progress: bool,
 }
 
 /// What happened to one table.
 #[derive(Debug, Clone, Serialize)]
-pub struct TableSync {
+pub struct SyncSummary {
     pub table: String,
     pub delta: String,
     pub mode: SyncMode,
@@ -75,88 +126,37 @@ pub struct TableSync {
 }
 
 impl SyncJob {
-    pub fn new(source: DbUrl, to: impl Into<String>) -> Self {
+    pub fn new(source: DbUrl, options: SyncOptions) -> Self {
         SyncJob {
             source,
-            to: to.into(),
-            schemas: vec!["public".into()],
-            tables: Vec::new(),
-            mode: SyncMode::default(),
-            key: Vec::new(),
-            incremental: None,
-            read: ReadOptions::default(),
+            options,
             progress: false,
         }
     }
 
-    pub fn with_schemas(mut self, schemas: Vec<String>) -> Self {
-        if !schemas.is_empty() {
-            self.schemas = schemas;
-        }
-        self
-    }
-
-    /// Only these tables (`name` or `schema.name`); all tables of the schemas when empty.
-    pub fn with_tables(mut self, tables: Vec<String>) -> Self {
-        self.tables = tables;
-        self
-    }
-
-    pub fn with_mode(mut self, mode: SyncMode) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// The merge key; the primary key when empty.
-    pub fn with_key(mut self, key: Vec<String>) -> Self {
-        self.key = key;
-        self
-    }
-
-    pub fn with_incremental_column(mut self, column: Option<String>) -> Self {
-        self.incremental = column;
-        self
-    }
-
-    pub fn with_read_options(mut self, read: ReadOptions) -> Self {
-        self.read = read;
-        self
-    }
-
+    /// Draw a progress bar per table when stderr is a terminal.
     pub fn with_progress(mut self, on: bool) -> Self {
         self.progress = on;
         self
     }
 
-    pub async fn run(self) -> Result<Vec<TableSync>> {
-        if self.incremental.is_some() && self.mode == SyncMode::Overwrite {
-            return Err(Error::Invalid(
-                "--incremental-column needs --mode append or --mode merge (overwrite would drop the rows synced before)".into(),
-            ));
+    pub async fn run(self) -> Result<Vec<SyncSummary>> {
+        let source = Source::open(&self.source, &self.options, self.progress).await?;
+        let mut done = Vec::with_capacity(source.tables().len());
+        for table in source.tables() {
+            done.push(self.sync_table(&source, table).await?);
         }
-        let catalog = Catalog::load(&self.source, &self.schemas).await?;
-        let tables = catalog.select_tables(&self.tables, &self.source)?;
-        let snapshot = Snapshot::export(&self.source, &tables).await?;
-        let mut done = Vec::with_capacity(tables.len());
-        for table in &tables {
-            done.push(self.sync_table(&catalog, table, &snapshot).await?);
-        }
-        snapshot.release().await?;
+        source.release().await?;
         Ok(done)
     }
 
-    async fn sync_table(
-        &self,
-        catalog: &Catalog,
-        table: &Table,
-        snapshot: &Snapshot,
-    ) -> Result<TableSync> {
+    async fn sync_table(&self, source: &Source, table: &Table) -> Result<SyncSummary> {
         let started = Instant::now();
-        let url = table_url(&self.to, &folder_name(table))?;
+        let options = &self.options;
+        let url = table_url(&options.to, &folder_name(table))?;
         let label = table.full_name();
         let (delta, exists) = open_or_new(&url).await?;
-        let columns = read_columns(catalog, table);
-        let schema = delta_schema(&read_schema(&columns));
+        let schema = delta_schema(&source.schema(table));
         let change = if exists {
             let current = delta
                 .snapshot()
@@ -166,10 +166,10 @@ impl SyncJob {
         } else {
             SchemaChange::default()
         };
-        let mut summary = TableSync {
+        let mut summary = SyncSummary {
             table: label.clone(),
             delta: url.to_string(),
-            mode: self.mode,
+            mode: options.mode,
             rows: 0,
             version: None,
             watermark: None,
@@ -177,10 +177,10 @@ impl SyncJob {
             removed_columns: change.removed.clone(),
             seconds: 0.0,
         };
-        let mark = match &self.incremental {
+        let mark = match &options.incremental_column {
             Some(column) => {
                 let existing = exists.then_some(&delta);
-                match watermark::next(snapshot, table, column, existing).await? {
+                match watermark::next(source.snapshot(), table, column, existing).await? {
                     Some(mark) => Some(mark),
                     None => {
                         tracing::info!(table = %label, "nothing past the watermark: nothing to sync");
@@ -192,17 +192,15 @@ impl SyncJob {
             None => None,
         };
         let filter = mark.as_ref().map(|m| m.filter.as_str());
-        let stream = read_rows(&self.source, snapshot, catalog, table, filter, self.read).await?;
-        let estimate = snapshot.estimated_rows(table).await?;
-        let bar = crate::progress::rows_bar(estimate, &table.name, self.progress);
-        let rows = Arc::new(AtomicU64::new(0));
-        let (counted, target, progress) = (rows.clone(), schema.clone(), bar.clone());
+        let (stream, finish) = source.read(table, filter).await?.into_parts();
+        // delta-rs turns a failing input into text; the reader's own error is kept here.
+        let failure = FirstError::default();
+        let (target, failed) = (schema.clone(), failure.clone());
         let converted = stream.map(move |batch| {
-            let batch = batch?;
-            counted.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
-            progress.inc(batch.num_rows() as u64);
-            to_delta(&batch, &target)
-                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
+            batch
+                .map_err(Error::from)
+                .and_then(|batch| to_delta(&batch, &target))
+                .map_err(|e| failed.keep(e))
         });
         let converted = Box::pin(
             datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
@@ -211,23 +209,23 @@ impl SyncJob {
             ),
         );
         let provider = crate::stream_table::once(&label, converted)?;
-        let commit = commit_properties(table, snapshot, mark.as_ref());
-        let written = match (self.mode, exists) {
-            (SyncMode::Merge, true) => {
+        let commit = commit_properties(table, source.snapshot(), mark.as_ref());
+        let written = match (options.mode, exists) {
+            (SyncMode::Upsert, true) => {
                 let key = self.merge_key(table)?;
-                merge(delta, provider, &key, commit, !change.is_empty(), &label).await?
+                merge(delta, provider, &key, commit, !change.is_empty(), &label).await
             }
             (mode, _) => {
-                let save = if mode == SyncMode::Overwrite && exists {
+                let save = if mode == SyncMode::Replace && exists {
                     SaveMode::Overwrite
                 } else {
                     SaveMode::Append
                 };
-                write(delta, provider, save, commit, &change, &label).await?
+                write(delta, provider, save, commit, &change, &label).await
             }
         };
-        bar.finish_and_clear();
-        summary.rows = rows.load(Ordering::Relaxed);
+        let written = written.map_err(|e| failure.take().unwrap_or(e))?;
+        summary.rows = finish();
         summary.version = written.version();
         summary.watermark = mark.map(|m| m.text);
         summary.seconds = started.elapsed().as_secs_f64();
@@ -236,22 +234,25 @@ impl SyncJob {
     }
 
     fn merge_key(&self, table: &Table) -> Result<Vec<String>> {
-        let key = if self.key.is_empty() {
+        let key = if self.options.key.is_empty() {
             table.primary_key().to_vec()
         } else {
-            self.key.clone()
+            self.options.key.clone()
         };
         if key.is_empty() {
-            return Err(Error::Invalid(format!(
-                "--mode merge: {} has no primary key; name the columns to match on with --key",
-                table.full_name()
-            )));
+            return Err(Error::option(
+                "key",
+                format!(
+                    "{} has no primary key; name the columns to match on",
+                    table.full_name()
+                ),
+            ));
         }
         if let Some(missing) = key.iter().find(|k| table.column(k).is_none()) {
-            return Err(Error::Invalid(format!(
-                "--key {missing}: {} has no such column",
-                table.full_name()
-            )));
+            return Err(Error::option(
+                "key",
+                format!("{}: {} has no such column", missing, table.full_name()),
+            ));
         }
         Ok(key)
     }
@@ -306,7 +307,7 @@ async fn write(
         };
         builder = builder.with_schema_mode(mode);
     }
-    builder.await.map_err(|e| write_error(label, e))
+    builder.await.map_err(|e| delta_error(label, e))
 }
 
 async fn merge(
@@ -355,7 +356,7 @@ async fn merge(
             })
         })
         .map_err(|e| delta_error(label, e))?;
-    let (table, _metrics) = merged.await.map_err(|e| write_error(label, e))?;
+    let (table, _metrics) = merged.await.map_err(|e| delta_error(label, e))?;
     Ok(table)
 }
 
@@ -364,9 +365,19 @@ fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn write_error(label: &str, err: deltalake::DeltaTableError) -> Error {
-    // A reader's failure reaches us through the Delta writer as text: keep just the cause.
-    let text = err.to_string();
-    let cause = text.rsplit("External error: ").next().unwrap_or(&text);
-    delta_error(label, cause)
+/// The first error of a stream handed to delta-rs, kept whole while delta-rs gets its text.
+#[derive(Clone, Default)]
+struct FirstError(Arc<std::sync::Mutex<Option<Error>>>);
+
+impl FirstError {
+    fn keep(&self, error: Error) -> datafusion::error::DataFusionError {
+        let text = error.to_string();
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        slot.get_or_insert(error);
+        datafusion::error::DataFusionError::Execution(text)
+    }
+
+    fn take(&self) -> Option<Error> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
 }

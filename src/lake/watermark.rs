@@ -69,17 +69,20 @@ pub async fn next(
     delta: Option<&DeltaTable>,
 ) -> Result<Option<Watermark>> {
     let found = table.column(column).ok_or_else(|| {
-        Error::Invalid(format!(
-            "--incremental-column {column}: {} has no such column",
-            table.full_name()
-        ))
+        Error::option(
+            "incremental_column",
+            format!("{column}: {} has no such column", table.full_name()),
+        )
     })?;
     let scale = Scale::of(&found.type_name).ok_or_else(|| {
-        Error::Invalid(format!(
-            "--incremental-column {column}: {} is {}; an incremental column must be an integer, date or timestamp",
-            table.full_name(),
-            found.type_sql
-        ))
+        Error::option(
+            "incremental_column",
+            format!(
+                "{column}: {} is {}; an incremental column must be an integer, date or timestamp",
+                table.full_name(),
+                found.type_sql
+            ),
+        )
     })?;
     let app_id = format!("lakeshift-sync:{}:{column}", table.full_name());
     let previous = match delta {
@@ -102,7 +105,7 @@ pub async fn next(
         .client()
         .query_one(&sql, &[])
         .await
-        .map_err(|e| Error::pg(format!("reading the watermark of {}", table.name), &e))?;
+        .map_err(|e| Error::pg(format!("reading the watermark of {}", table.name), e))?;
     let (Some(version), Some(text)) = (
         row.get::<_, Option<i64>>(0),
         row.get::<_, Option<String>>(1),

@@ -43,7 +43,7 @@ impl RunReport {
     pub fn write(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Invalid(e.to_string()))?;
         let partial = path.with_extension("json.partial");
-        std::fs::write(&partial, json).map_err(|e| Error::io(&partial, &e))?;
-        std::fs::rename(&partial, path).map_err(|e| Error::io(path, &e))
+        std::fs::write(&partial, json).map_err(|e| Error::io(&partial, e))?;
+        std::fs::rename(&partial, path).map_err(|e| Error::io(path, e))
     }
 }

@@ -30,7 +30,7 @@ impl DeferredConstraints {
         catalog: &Catalog,
         table: &Table,
     ) -> Result<Self> {
-        let context = |e: &tokio_postgres::Error| {
+        let context = |e: tokio_postgres::Error| {
             Error::pg(format!("preparing the bulk load of {}", table.name), e)
         };
         let empty: bool = tx
@@ -39,7 +39,7 @@ impl DeferredConstraints {
                 &[],
             )
             .await
-            .map_err(|e| context(&e))?
+            .map_err(context)?
             .get(0);
         let referenced = catalog.is_referenced(table);
         let mut chosen: Vec<_> = table
@@ -63,7 +63,7 @@ impl DeferredConstraints {
                 &[&table.qualified(), &names],
             )
             .await
-            .map_err(|e| context(&e))?;
+            .map_err(context)?;
         let comment_of = |name: &str| {
             comments
                 .iter()
@@ -83,7 +83,7 @@ impl DeferredConstraints {
             tracing::debug!(table = %table.name, error = %e, "keeping constraints in place for the load");
             tx.batch_execute("ROLLBACK TO SAVEPOINT lakeshift_bulk")
                 .await
-                .map_err(|e| context(&e))?;
+                .map_err(context)?;
             return Ok(DeferredConstraints::default());
         }
         Ok(DeferredConstraints {
@@ -120,6 +120,6 @@ impl DeferredConstraints {
         }
         tx.batch_execute(&sql)
             .await
-            .map_err(|e| Error::pg(format!("restoring the constraints of {}", self.table), &e))
+            .map_err(|e| Error::pg(format!("restoring the constraints of {}", self.table), e))
     }
 }

@@ -8,13 +8,15 @@ use tokio_postgres::Transaction;
 use crate::error::{Error, Result};
 use crate::postgres::connect::{quote_ident, quote_literal};
 
-/// The staging column holding each row's line in its source file.
-pub const LINE_COLUMN: &str = "lakeshift_line";
+/// The staging column holding each row's tag: where the loader got the row (a file's line,
+/// a request's record), in the loader's own numbering.
+pub const TAG_COLUMN: &str = "lakeshift_row";
 
 /// A staged row whose value does not cast to its column's type.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CastReject {
-    pub line: u64,
+    /// The row's [`TAG_COLUMN`] value.
+    pub tag: i64,
     pub column: String,
     pub reason: String,
 }
@@ -37,46 +39,46 @@ pub async fn remove_bad_casts(
     stage: &str,
     casts: &[(String, String)],
 ) -> Result<Vec<CastReject>> {
-    let context = |e: &tokio_postgres::Error| Error::pg("checking values the server casts", e);
+    let context = |e: tokio_postgres::Error| Error::pg("checking values the server casts", e);
     tx.batch_execute(CAST_ERROR_FUNCTION)
         .await
-        .map_err(|e| context(&e))?;
-    let line = quote_ident(LINE_COLUMN);
+        .map_err(context)?;
+    let tag = quote_ident(TAG_COLUMN);
     let probes: Vec<String> = casts
         .iter()
         .enumerate()
         .map(|(i, (column, type_sql))| {
             let q = quote_ident(column);
             format!(
-                "SELECT {line} AS line, {i} AS position, pg_temp.lakeshift_cast_error({q}, {}) AS reason
+                "SELECT {tag} AS tag, {i} AS position, pg_temp.lakeshift_cast_error({q}, {}) AS reason
                  FROM {stage} WHERE {q} IS NOT NULL",
                 quote_literal(type_sql)
             )
         })
         .collect();
     let sql = format!(
-        "SELECT line, position, reason FROM ({}) probes WHERE reason IS NOT NULL ORDER BY line, position",
+        "SELECT tag, position, reason FROM ({}) probes WHERE reason IS NOT NULL ORDER BY tag, position",
         probes.join(" UNION ALL ")
     );
     let mut rejects: Vec<CastReject> = Vec::new();
-    for row in tx.query(&sql, &[]).await.map_err(|e| context(&e))? {
-        let line = row.get::<_, i64>(0) as u64;
-        if rejects.last().is_some_and(|r| r.line == line) {
+    for row in tx.query(&sql, &[]).await.map_err(context)? {
+        let tag = row.get::<_, i64>(0);
+        if rejects.last().is_some_and(|r| r.tag == tag) {
             continue; // one reason per row is enough
         }
         let position = row.get::<_, i32>(1) as usize;
         rejects.push(CastReject {
-            line,
+            tag,
             column: casts[position].0.clone(),
             reason: row.get(2),
         });
     }
-    let lines: Vec<i64> = rejects.iter().map(|r| r.line as i64).collect();
+    let tags: Vec<i64> = rejects.iter().map(|r| r.tag).collect();
     tx.execute(
-        &format!("DELETE FROM {stage} WHERE {line} = ANY($1)"),
-        &[&lines],
+        &format!("DELETE FROM {stage} WHERE {tag} = ANY($1)"),
+        &[&tags],
     )
     .await
-    .map_err(|e| context(&e))?;
+    .map_err(context)?;
     Ok(rejects)
 }

@@ -75,5 +75,5 @@ async fn digest(
         .query_one(sql, &[])
         .await
         .map(|row| (row.get(0), row.get(1)))
-        .map_err(|e| Error::pg(format!("reading {table} in {url}"), &e))
+        .map_err(|e| Error::pg(format!("reading {table} in {url}"), e))
 }

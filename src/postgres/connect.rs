@@ -138,7 +138,7 @@ impl DbUrl {
         let found = admin
             .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
             .await
-            .map_err(|e| Error::pg(format!("looking for database {name}"), &e))?;
+            .map_err(|e| Error::pg(format!("looking for database {name}"), e))?;
         Ok(found.is_some())
     }
 
@@ -149,7 +149,7 @@ impl DbUrl {
         admin
             .batch_execute(&format!("CREATE DATABASE {}", quote_ident(name)))
             .await
-            .map_err(|e| Error::pg(format!("creating database {name}"), &e))
+            .map_err(|e| Error::pg(format!("creating database {name}"), e))
     }
 
     /// Open a control connection; its driver task runs on the current runtime.
@@ -161,6 +161,7 @@ impl DbUrl {
                 .map_err(|e| Error::Connect {
                     url: self.redacted(),
                     reason: pg_reason(&e),
+                    source: Some(Box::new(e)),
                 })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -10,11 +10,10 @@
 
 use std::fmt::Write as _;
 
-use crate::error::{Error, Result};
 use crate::postgres::catalog::{
     Catalog, Column, ConstraintKind, Domain, EnumType, Extension, Index, Sequence, Table, View,
 };
-use crate::postgres::connect::{DbUrl, quote_ident, quote_literal};
+use crate::postgres::connect::{quote_ident, quote_literal};
 
 /// The statements that recreate `catalog`, in dependency order, without transaction control.
 pub fn statements(catalog: &Catalog) -> Vec<String> {
@@ -356,68 +355,4 @@ fn create_view(v: &View) -> String {
             v.definition
         )
     }
-}
-
-/// Run `statements` against `target` in one transaction: all of them or none.
-pub async fn apply(target: &DbUrl, statements: &[String]) -> Result<()> {
-    let mut client = target.connect().await?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| Error::pg("starting the schema transaction", &e))?;
-    for setting in SESSION_SETTINGS {
-        tx.batch_execute(setting)
-            .await
-            .map_err(|e| Error::pg("preparing the schema transaction", &e))?;
-    }
-    for statement in statements {
-        tx.batch_execute(statement).await.map_err(|e| {
-            let head = statement
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or_default();
-            Error::pg(format!("applying `{}` to {target}", head.trim()), &e)
-        })?;
-    }
-    tx.commit()
-        .await
-        .map_err(|e| Error::pg(format!("committing the schema to {target}"), &e))
-}
-
-/// What a schema copy did (or, dry, would do).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SchemaCopySummary {
-    pub schemas: Vec<String>,
-    pub tables: usize,
-    pub views: usize,
-    pub functions: usize,
-    pub sequences: usize,
-    pub indexes: usize,
-    pub statements: usize,
-    pub applied: bool,
-}
-
-/// Read `schemas` from `source` and recreate them in `target` in one transaction (or, with
-/// `dry_run`, only plan it).
-pub async fn copy(
-    source: &DbUrl,
-    target: &DbUrl,
-    schemas: &[String],
-    dry_run: bool,
-) -> Result<SchemaCopySummary> {
-    let catalog = Catalog::load(source, schemas).await?;
-    let statements = statements(&catalog);
-    if !dry_run {
-        apply(target, &statements).await?;
-    }
-    Ok(SchemaCopySummary {
-        schemas: catalog.schemas.clone(),
-        tables: catalog.tables.len(),
-        views: catalog.views.len(),
-        functions: catalog.functions.len(),
-        sequences: catalog.sequences.len(),
-        indexes: catalog.indexes.len(),
-        statements: statements.len(),
-        applied: !dry_run,
-    })
 }

@@ -1,5 +1,7 @@
 //! Everything that talks to Postgres: connections, catalog introspection, DDL, the type
-//! table, and the COPY writer.
+//! table, the read side every database-reading job shares ([`source`], [`selection`]), the
+//! write side every loading job shares ([`load`], over the COPY writer in [`write`]), and
+//! the jobs that are Postgres to Postgres ([`transfer`], [`schema_copy`], [`compare`]).
 
 pub mod bulk;
 pub mod cast_check;
@@ -7,8 +9,12 @@ pub mod catalog;
 pub mod compare;
 pub mod connect;
 pub mod ddl;
+pub mod load;
 pub mod read;
-pub mod script;
+pub mod schema_copy;
+pub mod selection;
+pub mod source;
+pub mod sql_file;
 pub mod transfer;
 pub mod types;
 pub mod write;

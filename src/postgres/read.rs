@@ -31,15 +31,29 @@ use crate::postgres::catalog::{Catalog, Column, Table};
 use crate::postgres::connect::{quote_ident, quote_literal};
 use crate::postgres::types::{PG_TYPE_KEY, PgKind, arrow_field};
 
-/// How a table is read.
-#[derive(Debug, Clone, Copy)]
+/// How a table is read. In YAML only `partitions` is set; the rest are tuning knobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
 pub struct ReadOptions {
     /// Rows per Arrow batch.
+    #[serde(skip)]
     pub batch_size: usize,
     /// Chunks read in parallel (connections per table).
     pub partitions: usize,
     /// Heap pages (8 KiB each) per chunk: the bound on what connectorx buffers.
+    #[serde(skip)]
     pub chunk_pages: u64,
+}
+
+impl crate::options::Check for ReadOptions {
+    fn check(&self, problems: &mut Vec<crate::options::Problem>) {
+        if self.partitions == 0 {
+            problems.push(crate::options::Problem::new(
+                "partitions",
+                "must be at least 1",
+            ));
+        }
+    }
 }
 
 impl Default for ReadOptions {
@@ -66,7 +80,7 @@ impl Snapshot {
         client
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
-            .map_err(|e| Error::pg("opening the read snapshot", &e))?;
+            .map_err(|e| Error::pg("opening the read snapshot", e))?;
         if !tables.is_empty() {
             let names: Vec<String> = tables.iter().map(|t| t.qualified()).collect();
             client
@@ -75,12 +89,12 @@ impl Snapshot {
                     names.join(", ")
                 ))
                 .await
-                .map_err(|e| Error::pg("locking the tables to read", &e))?;
+                .map_err(|e| Error::pg("locking the tables to read", e))?;
         }
         let row = client
             .query_one("SELECT pg_export_snapshot()", &[])
             .await
-            .map_err(|e| Error::pg("exporting the read snapshot", &e))?;
+            .map_err(|e| Error::pg("exporting the read snapshot", e))?;
         Ok(Snapshot {
             id: row.get(0),
             client,
@@ -103,7 +117,7 @@ impl Snapshot {
             .client
             .query_one(sql, &[&table.qualified()])
             .await
-            .map_err(|e| Error::pg(format!("sizing {}", table.name), &e))?;
+            .map_err(|e| Error::pg(format!("sizing {}", table.name), e))?;
         Ok(row.get::<_, i64>(0).max(0) as u64)
     }
 
@@ -115,7 +129,7 @@ impl Snapshot {
             .client
             .query_one(sql, &[&table.qualified()])
             .await
-            .map_err(|e| Error::pg(format!("estimating the size of {}", table.name), &e))?;
+            .map_err(|e| Error::pg(format!("estimating the size of {}", table.name), e))?;
         Ok(row.get::<_, i64>(0) as u64)
     }
 
@@ -124,7 +138,7 @@ impl Snapshot {
         self.client
             .batch_execute("COMMIT")
             .await
-            .map_err(|e| Error::pg("closing the read snapshot", &e))
+            .map_err(|e| Error::pg("closing the read snapshot", e))
     }
 }
 
@@ -246,7 +260,9 @@ pub async fn read_rows(
     let source =
         SourceConn::try_from(url.connectorx_url().as_str()).map_err(|e| Error::Connect {
             url: url.redacted(),
+            // Not kept as the source: connectorx's messages may quote the password.
             reason: url.scrub(&e.to_string()),
+            source: None,
         })?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
     let (label, target, url) = (table.name.clone(), schema.clone(), url.clone());
@@ -272,10 +288,12 @@ pub async fn read_rows(
                         context,
                         reason,
                         sqlstate,
+                        source,
                     } => Error::Postgres {
                         context,
                         reason: url.scrub(&reason),
                         sqlstate,
+                        source,
                     },
                     other => other,
                 };
@@ -312,6 +330,7 @@ fn read_group(
         context: format!("reading {table}"),
         reason,
         sqlstate: None,
+        source: None,
     };
     let cx_queries: Vec<CXQuery<String>> =
         queries.iter().map(|q| CXQuery::Naked(q.clone())).collect();

@@ -5,18 +5,46 @@
 use std::time::Instant;
 
 use futures::TryStreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::options::{Check, Problem};
 use crate::postgres::DbUrl;
-use crate::postgres::bulk::DeferredConstraints;
 use crate::postgres::catalog::{Catalog, Table};
-use crate::postgres::read::{ReadOptions, Snapshot, read_columns, read_table};
-use crate::postgres::write::{self, LoadColumns, LoadMode};
+use crate::postgres::load::Load;
+use crate::postgres::read::ReadOptions;
+use crate::postgres::selection::TableSelection;
+use crate::postgres::source::{Source, SourceOptions};
+use crate::postgres::write::{LoadColumns, LoadMode};
+
+/// The options of a table copy (YAML: the `table_copy` step beside `source` and `target`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CopyOptions {
+    #[serde(flatten)]
+    pub selection: TableSelection,
+    /// What to do with rows already in the target tables.
+    pub mode: LoadMode,
+    #[serde(flatten)]
+    pub read: ReadOptions,
+}
+
+impl SourceOptions for CopyOptions {
+    fn scope(&self) -> (&TableSelection, ReadOptions) {
+        (&self.selection, self.read)
+    }
+}
+
+impl Check for CopyOptions {
+    fn check(&self, problems: &mut Vec<Problem>) {
+        self.selection.check(problems);
+        self.read.check(problems);
+    }
+}
 
 /// One table's outcome.
 #[derive(Debug, Clone, Serialize)]
-pub struct TableCopySummary {
+pub struct CopySummary {
     pub table: String,
     pub rows: u64,
     pub seconds: f64,
@@ -27,45 +55,18 @@ pub struct TableCopySummary {
 pub struct TableCopy {
     source: DbUrl,
     target: DbUrl,
-    schemas: Vec<String>,
-    tables: Vec<String>,
-    mode: LoadMode,
-    read: ReadOptions,
+    options: CopyOptions,
     progress: bool,
 }
 
 impl TableCopy {
-    pub fn new(source: DbUrl, target: DbUrl) -> Self {
+    pub fn new(source: DbUrl, target: DbUrl, options: CopyOptions) -> Self {
         TableCopy {
             source,
             target,
-            schemas: vec!["public".into()],
-            tables: Vec::new(),
-            mode: LoadMode::Append,
-            read: ReadOptions::default(),
+            options,
             progress: false,
         }
-    }
-
-    pub fn with_schemas(mut self, schemas: Vec<String>) -> Self {
-        self.schemas = schemas;
-        self
-    }
-
-    /// Only these tables (`table` or `schema.table`); all tables of the schemas when empty.
-    pub fn with_tables(mut self, tables: Vec<String>) -> Self {
-        self.tables = tables;
-        self
-    }
-
-    pub fn with_mode(mut self, mode: LoadMode) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    pub fn with_read_options(mut self, read: ReadOptions) -> Self {
-        self.read = read;
-        self
     }
 
     /// Draw a progress bar per table when stderr is a terminal.
@@ -74,71 +75,48 @@ impl TableCopy {
         self
     }
 
-    pub async fn run(self) -> Result<Vec<TableCopySummary>> {
-        let source_catalog = Catalog::load(&self.source, &self.schemas).await?;
-        let target_catalog = Catalog::load(&self.target, &self.schemas).await?;
-        let plan = self.plan(&source_catalog, &target_catalog)?;
-        let snapshot = Snapshot::export(
-            &self.source,
-            &plan.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
-        )
-        .await?;
+    pub async fn run(self) -> Result<Vec<CopySummary>> {
+        let options = &self.options;
+        let source = Source::open(&self.source, options, self.progress).await?;
+        let target_catalog = Catalog::load(&self.target, &options.selection.schemas()).await?;
+        let plan = self.plan(&source, &target_catalog)?;
         let mut client = self.target.connect().await?;
-        let tx = client
-            .transaction()
-            .await
-            .map_err(|e| Error::pg("starting the copy", &e))?;
-        if self.mode == LoadMode::Replace {
-            let names: Vec<String> = plan.iter().map(|(_, t)| t.qualified()).collect();
-            tx.batch_execute(&format!("TRUNCATE {}", names.join(", ")))
-                .await
-                .map_err(|e| Error::pg("emptying the target tables", &e))?;
+        let load = Load::begin(&mut client, "the copy").await?;
+        if options.mode == LoadMode::Replace {
+            load.truncate(&plan.iter().map(|(_, t)| *t).collect::<Vec<_>>())
+                .await?;
         }
         let mut summaries = Vec::new();
         for (source_table, target_table) in &plan {
             let started = Instant::now();
-            let columns = read_columns(&source_catalog, source_table);
-            let load = LoadColumns {
+            let columns = source.columns(source_table);
+            let columns = LoadColumns {
                 names: columns.iter().map(|(c, _)| c.name.clone()).collect(),
                 kinds: columns.into_iter().map(|(_, k)| k).collect(),
-                line_numbers: false,
+                tagged: false,
             };
-            let stream = read_table(
-                &self.source,
-                &snapshot,
-                &source_catalog,
-                source_table,
-                self.read,
+            let (batches, finish) = source.read(source_table, None).await?.into_parts();
+            let batches = batches.map_err(Error::from);
+            load.table(
+                &target_catalog,
+                target_table,
+                &columns,
+                options.mode,
+                batches,
             )
             .await?;
-            let estimate = snapshot.estimated_rows(source_table).await?;
-            let bar = crate::progress::rows_bar(estimate, &source_table.name, self.progress);
-            let counter = bar.clone();
-            let batches = stream
-                .map_err(Error::from)
-                .inspect_ok(move |b| counter.inc(b.num_rows() as u64));
-            let deferred = match self.mode {
-                LoadMode::Upsert => DeferredConstraints::default(),
-                _ => DeferredConstraints::drop_if_empty(&tx, &target_catalog, target_table).await?,
-            };
-            let rows = write::copy_batches(&tx, target_table, &load, self.mode, batches)
-                .await?
-                .rows;
-            bar.finish_and_clear();
-            deferred.restore(&tx).await?;
-            write::advance_sequences(&tx, target_table).await?;
+            let rows = finish();
             let seconds = started.elapsed().as_secs_f64();
             tracing::info!(table = %target_table.name, rows, seconds, "copied");
-            summaries.push(TableCopySummary {
+            summaries.push(CopySummary {
                 table: target_table.full_name(),
                 rows,
                 seconds,
             });
         }
-        tx.commit()
-            .await
-            .map_err(|e| Error::pg(format!("committing the copy into {}", self.target), &e))?;
-        snapshot.release().await?;
+        load.commit(&format!("the copy into {}", self.target))
+            .await?;
+        source.release().await?;
         Ok(summaries)
     }
 
@@ -146,11 +124,11 @@ impl TableCopy {
     /// databases with the source's columns.
     fn plan<'a>(
         &self,
-        source: &'a Catalog,
+        source: &'a Source,
         target: &'a Catalog,
     ) -> Result<Vec<(&'a Table, &'a Table)>> {
         let mut plan = Vec::new();
-        for table in source.select_tables(&self.tables, &self.source)? {
+        for table in source.tables() {
             let qualified = table.full_name();
             let Some(twin) = target.table(&qualified) else {
                 return Err(Error::UnknownTable {
@@ -163,12 +141,15 @@ impl TableCopy {
                     .column(&column.name)
                     .is_none_or(|c| c.type_sql != column.type_sql)
                 {
-                    return Err(Error::Invalid(format!(
-                        "{qualified}.{} ({}) has no column of that name and type in {}",
-                        column.name,
-                        column.type_sql,
-                        self.target.redacted()
-                    )));
+                    return Err(Error::Mismatch {
+                        table: qualified,
+                        reason: format!(
+                            "column {} ({}) is missing from {} or of another type there",
+                            column.name,
+                            column.type_sql,
+                            self.target.redacted()
+                        ),
+                    });
                 }
             }
             plan.push((table, twin));

@@ -13,7 +13,7 @@ use pgpq::pg_schema::PostgresType;
 use tokio_postgres::Transaction;
 
 use crate::error::{Error, Result};
-use crate::postgres::cast_check::{CastReject, LINE_COLUMN, remove_bad_casts};
+use crate::postgres::cast_check::{CastReject, TAG_COLUMN, remove_bad_casts};
 use crate::postgres::catalog::Table;
 use crate::postgres::connect::quote_ident;
 use crate::postgres::types::PgKind;
@@ -22,26 +22,24 @@ use crate::postgres::types::PgKind;
 const SEND_THRESHOLD: usize = 4 << 20;
 
 /// What a load does with the rows already in the table.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Deserialize,
-    serde::Serialize,
-    clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadMode {
     /// Add rows; a duplicate key is a reject.
     #[default]
     Append,
     /// Empty the table first (in the same transaction).
+    #[serde(alias = "overwrite")]
     Replace,
     /// Insert new keys, update existing ones (needs a primary key).
+    #[serde(alias = "merge")]
     Upsert,
+}
+
+impl crate::options::Choice for LoadMode {
+    const NAMES: &'static [&'static str] = &["append", "replace", "upsert"];
+    const ALIASES: &'static [(&'static str, &'static str)] =
+        &[("overwrite", "replace"), ("merge", "upsert")];
 }
 
 /// The columns a load writes and how their values travel.
@@ -49,12 +47,13 @@ pub enum LoadMode {
 pub struct LoadColumns {
     pub names: Vec<String>,
     pub kinds: Vec<PgKind>,
-    /// The batches end with an Int64 column of source line numbers ([`LINE_COLUMN`]): rows
-    /// whose server-side casts fail are then returned as rejects instead of failing the load.
-    pub line_numbers: bool,
+    /// The batches end with an Int64 column of row tags ([`TAG_COLUMN`]: a file's line, a
+    /// request's record): rows whose server-side casts fail are then returned as rejects,
+    /// by tag, instead of failing the load.
+    pub tagged: bool,
 }
 
-/// What a load wrote, and the rows the server could not cast (see [`LoadColumns::line_numbers`]).
+/// What a load wrote, and the rows the server could not cast (see [`LoadColumns::tagged`]).
 #[derive(Debug, Default)]
 pub struct LoadOutcome {
     pub rows: u64,
@@ -72,7 +71,7 @@ pub async fn empty(tx: &Transaction<'_>, table: &Table, referenced: bool) -> Res
     };
     tx.batch_execute(&format!("{verb} {}", table.qualified()))
         .await
-        .map_err(|e| Error::pg(format!("emptying {}", table.name), &e))
+        .map_err(|e| Error::pg(format!("emptying {}", table.name), e))
 }
 
 /// Stream `batches` into `table`.
@@ -103,8 +102,8 @@ where
     };
     let mut copy_columns = quoted.clone();
     let mut copy_kinds = columns.kinds.clone();
-    if columns.line_numbers {
-        copy_columns.push(quote_ident(LINE_COLUMN));
+    if columns.tagged {
+        copy_columns.push(quote_ident(TAG_COLUMN));
         copy_kinds.push(PgKind::Int8);
     }
     let rows = copy_in(
@@ -141,9 +140,9 @@ async fn insert_staged(
     insert: &str,
     stage: &str,
 ) -> Result<LoadOutcome> {
-    let failed = |e: &tokio_postgres::Error| Error::pg(format!("loading {}", table.name), e);
-    if !columns.line_numbers {
-        let rows = tx.execute(insert, &[]).await.map_err(|e| failed(&e))?;
+    let failed = |e: tokio_postgres::Error| Error::pg(format!("loading {}", table.name), e);
+    if !columns.tagged {
+        let rows = tx.execute(insert, &[]).await.map_err(failed)?;
         return Ok(LoadOutcome {
             rows,
             rejected: Vec::new(),
@@ -151,12 +150,12 @@ async fn insert_staged(
     }
     tx.batch_execute("SAVEPOINT lakeshift_insert")
         .await
-        .map_err(|e| failed(&e))?;
+        .map_err(failed)?;
     match tx.execute(insert, &[]).await {
         Ok(rows) => {
             tx.batch_execute("RELEASE SAVEPOINT lakeshift_insert")
                 .await
-                .map_err(|e| failed(&e))?;
+                .map_err(failed)?;
             Ok(LoadOutcome {
                 rows,
                 rejected: Vec::new(),
@@ -165,7 +164,7 @@ async fn insert_staged(
         Err(first) => {
             tx.batch_execute("ROLLBACK TO SAVEPOINT lakeshift_insert")
                 .await
-                .map_err(|e| failed(&e))?;
+                .map_err(failed)?;
             let casts: Vec<(String, String)> = columns
                 .names
                 .iter()
@@ -179,9 +178,9 @@ async fn insert_staged(
                 .collect();
             let rejected = remove_bad_casts(tx, stage, &casts).await?;
             if rejected.is_empty() {
-                return Err(failed(&first)); // not a cast: a constraint, say
+                return Err(failed(first)); // not a cast: a constraint, say
             }
-            let rows = tx.execute(insert, &[]).await.map_err(|e| failed(&e))?;
+            let rows = tx.execute(insert, &[]).await.map_err(failed)?;
             Ok(LoadOutcome { rows, rejected })
         }
     }
@@ -210,8 +209,8 @@ async fn create_stage(
         })
         .collect();
     let mut defs = defs;
-    if columns.line_numbers {
-        defs.push(format!("{} int8", quote_ident(LINE_COLUMN)));
+    if columns.tagged {
+        defs.push(format!("{} int8", quote_ident(TAG_COLUMN)));
     }
     let sql = format!(
         "DROP TABLE IF EXISTS pg_temp.{stage}; CREATE TEMP TABLE {stage} ({}) ON COMMIT DROP",
@@ -219,7 +218,7 @@ async fn create_stage(
     );
     tx.batch_execute(&sql)
         .await
-        .map_err(|e| Error::pg(format!("staging rows for {}", table.name), &e))
+        .map_err(|e| Error::pg(format!("staging rows for {}", table.name), e))
 }
 
 fn insert_from_stage(
@@ -295,7 +294,7 @@ where
     let sink = tx
         .copy_in::<_, bytes::Bytes>(&sql)
         .await
-        .map_err(|e| Error::pg(context(), &e))?;
+        .map_err(|e| Error::pg(context(), e))?;
     futures::pin_mut!(sink);
     futures::pin_mut!(batches);
     let mut encoder: Option<ArrowToPostgresBinaryEncoder> = None;
@@ -316,7 +315,7 @@ where
         if buf.len() >= SEND_THRESHOLD {
             sink.send(buf.split().freeze())
                 .await
-                .map_err(|e| Error::pg(context(), &e))?;
+                .map_err(|e| Error::pg(context(), e))?;
         }
     }
     let Some(mut enc) = encoder else {
@@ -330,22 +329,22 @@ where
             .map_err(|e| encode_error(table_name, &e))?;
         sink.send(buf.split().freeze())
             .await
-            .map_err(|e| Error::pg(context(), &e))?;
+            .map_err(|e| Error::pg(context(), e))?;
         return sink
             .as_mut()
             .finish()
             .await
-            .map_err(|e| Error::pg(context(), &e));
+            .map_err(|e| Error::pg(context(), e));
     };
     enc.write_footer(&mut buf)
         .map_err(|e| encode_error(table_name, &e))?;
     sink.send(buf.split().freeze())
         .await
-        .map_err(|e| Error::pg(context(), &e))?;
+        .map_err(|e| Error::pg(context(), e))?;
     sink.as_mut()
         .finish()
         .await
-        .map_err(|e| Error::pg(context(), &e))
+        .map_err(|e| Error::pg(context(), e))
 }
 
 fn new_encoder(
@@ -402,7 +401,7 @@ pub async fn advance_sequences(tx: &Transaction<'_>, table: &Table) -> Result<()
             .map_err(|e| {
                 Error::pg(
                     format!("advancing the sequence of {}.{}", table.name, column.name),
-                    &e,
+                    e,
                 )
             })?;
     }

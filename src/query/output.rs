@@ -19,7 +19,7 @@ use crate::storage::{Location, S3Options};
 /// Rows a text table shows; the rest are counted.
 pub const TABLE_ROWS: usize = 10_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
     /// An aligned text table.
@@ -31,6 +31,10 @@ pub enum OutputFormat {
     Json,
     /// Parquet (zstd); needs an output file.
     Parquet,
+}
+
+impl crate::options::Choice for OutputFormat {
+    const NAMES: &'static [&'static str] = &["table", "csv", "json", "parquet"];
 }
 
 impl OutputFormat {
@@ -115,7 +119,7 @@ impl Sink {
         match self {
             Sink::Stdout => std::io::stdout()
                 .write_all(&bytes)
-                .map_err(|e| Error::io("standard output", &e)),
+                .map_err(|e| Error::io("standard output", e)),
             Sink::File(writer) => writer.write(bytes).await,
         }
     }
@@ -124,7 +128,7 @@ impl Sink {
         match self {
             Sink::Stdout => std::io::stdout()
                 .flush()
-                .map_err(|e| Error::io("standard output", &e)),
+                .map_err(|e| Error::io("standard output", e)),
             Sink::File(writer) => writer.finish().await.map(|_| ()),
         }
     }

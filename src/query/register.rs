@@ -155,7 +155,7 @@ fn listing_path(location: &str, default_extension: &str) -> Result<(String, Stri
         };
         return Ok((location.to_string(), extension));
     }
-    let path = std::fs::canonicalize(location).map_err(|e| Error::io(location, &e))?;
+    let path = std::fs::canonicalize(location).map_err(|e| Error::io(location, e))?;
     let text = path.display().to_string();
     if path.is_dir() {
         Ok((format!("{text}/"), default_extension.to_string()))

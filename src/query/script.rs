@@ -21,7 +21,7 @@ pub struct Script {
 
 impl Script {
     pub fn from_file(path: &std::path::Path) -> Result<Script> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Ok(Script {
             origin: path.display().to_string(),
             text,

@@ -85,7 +85,7 @@ impl ChartData {
             let _ = std::fs::remove_file(&partial);
             return Err(e);
         }
-        std::fs::rename(&partial, path).map_err(|e| Error::io(path, &e))
+        std::fs::rename(&partial, path).map_err(|e| Error::io(path, e))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::blocking::spawn_blocking;
 use crate::error::{Error, Result};
+use crate::options::{Check, Problem};
 use crate::query::output::execution_error;
 use crate::query::{Script, TableSource, run, session};
 use chart::{ChartData, MAX_BARS};
@@ -27,12 +28,35 @@ use spec::{ChartPlan, QueryDoc};
 /// Rows of each result the page's table shows.
 pub const TABLE_ROWS: usize = 1000;
 
+/// The options of a report (YAML: the `report` step, beside its `tables`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportOptions {
+    /// SQL files, one section of the page each.
+    pub queries: Vec<PathBuf>,
+    /// The HTML page to write.
+    pub output: PathBuf,
+    /// Also write each chart as `<png_dir>/<query>.png`.
+    pub png_dir: Option<PathBuf>,
+    /// The page's title [default: "lakeshift report"].
+    pub title: Option<String>,
+}
+
+impl Check for ReportOptions {
+    fn check(&self, problems: &mut Vec<Problem>) {
+        if self.queries.is_empty() {
+            problems.push(Problem::new("queries", "name at least one SQL file"));
+        }
+        if self.output.as_os_str().is_empty() {
+            problems.push(Problem::new("output", "name the HTML file to write"));
+        }
+    }
+}
+
+/// Write a report over `tables`.
 pub struct ReportJob {
-    queries: Vec<PathBuf>,
+    options: ReportOptions,
     tables: Vec<TableSource>,
-    output: PathBuf,
-    png_dir: Option<PathBuf>,
-    title: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -50,39 +74,17 @@ pub struct QuerySummary {
 }
 
 impl ReportJob {
-    pub fn new(queries: Vec<PathBuf>, tables: Vec<TableSource>, output: PathBuf) -> Self {
-        ReportJob {
-            queries,
-            tables,
-            output,
-            png_dir: None,
-            title: "lakeshift report".into(),
-        }
-    }
-
-    pub fn with_png_dir(mut self, dir: Option<PathBuf>) -> Self {
-        self.png_dir = dir;
-        self
-    }
-
-    pub fn with_title(mut self, title: Option<String>) -> Self {
-        if let Some(title) = title {
-            self.title = title;
-        }
-        self
+    pub fn new(options: ReportOptions, tables: Vec<TableSource>) -> Self {
+        ReportJob { options, tables }
     }
 
     pub async fn run(self) -> Result<ReportSummary> {
-        if self.queries.is_empty() {
-            return Err(Error::Invalid(
-                "a report needs at least one --query FILE".into(),
-            ));
-        }
+        self.options.problems()?;
         let ctx = session(&self.tables).await?;
         let mut sections = Vec::new();
         let mut charts = Vec::new();
         let mut summaries = Vec::new();
-        for path in &self.queries {
+        for path in &self.options.queries {
             let (section, chart) = section(&ctx, path).await?;
             summaries.push(QuerySummary {
                 file: path.display().to_string(),
@@ -100,7 +102,9 @@ impl ReportJob {
             sections.push(section);
         }
         let generated = chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string();
-        let (title, output, png_dir) = (self.title, self.output.clone(), self.png_dir);
+        let options = self.options;
+        let title = options.title.unwrap_or_else(|| "lakeshift report".into());
+        let (output, png_dir) = (options.output.clone(), options.png_dir);
         // Drawing and writing files is CPU and disk work: off the async runtime.
         let png_files = spawn_blocking("writing the report", move || {
             for (section, (_, chart)) in sections.iter_mut().zip(&charts) {
@@ -110,7 +114,7 @@ impl ReportJob {
             write_published(&output, page.as_bytes())?;
             let mut png_files = Vec::new();
             if let Some(dir) = &png_dir {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
                 for (path, chart) in &charts {
                     if let Some(chart) = chart {
                         let stem = path.file_stem().unwrap_or_default().to_string_lossy();
@@ -124,7 +128,7 @@ impl ReportJob {
         })
         .await?;
         Ok(ReportSummary {
-            output: self.output.display().to_string(),
+            output: options.output.display().to_string(),
             queries: summaries,
             png_files,
         })
@@ -299,10 +303,10 @@ impl<'p> ChartTotals<'p> {
 /// Write `bytes` to `path` through a temporary file renamed into place.
 fn write_published(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let partial = path.with_file_name(format!(".{name}.partial"));
-    std::fs::write(&partial, bytes).map_err(|e| Error::io(&partial, &e))?;
-    std::fs::rename(&partial, path).map_err(|e| Error::io(path, &e))
+    std::fs::write(&partial, bytes).map_err(|e| Error::io(&partial, e))?;
+    std::fs::rename(&partial, path).map_err(|e| Error::io(path, e))
 }

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lakeshift::backup::{BackupJob, Manifest, RestoreJob, TableAction};
+use lakeshift::backup::{
+    BackupJob, BackupOptions, Manifest, RestoreJob, RestoreOptions, TableAction,
+};
 use lakeshift::formats::FileFormat;
 use lakeshift::storage::{Location, S3Options};
 use serde_json::Value;
@@ -13,7 +15,11 @@ use serde_json::Value;
 use crate::common::{EVERY_TYPE, EVERY_TYPE_ROWS, TestDb, digest, hr_schema, lakeshift, stderr};
 
 fn local(dir: &Path) -> Location {
-    Location::parse(dir.to_str().unwrap(), &S3Options::default()).unwrap()
+    Location::parse(path(dir), &S3Options::default()).unwrap()
+}
+
+fn path(dir: &Path) -> &str {
+    dir.to_str().unwrap()
 }
 
 async fn every_type_source() -> TestDb {
@@ -28,10 +34,13 @@ async fn every_type_source() -> TestDb {
 }
 
 /// Back up `source` to `location` in `format` and restore it into a fresh database.
-async fn round_trip(format: FileFormat, location: Location) {
+async fn round_trip(format: FileFormat, location: &str) {
     let source = every_type_source().await;
-    let summary = BackupJob::new(source.url.clone(), location.clone())
-        .with_format(format)
+    let options = BackupOptions {
+        format,
+        ..BackupOptions::to(location)
+    };
+    let summary = BackupJob::new(source.url.clone(), options)
         .run()
         .await
         .unwrap();
@@ -43,7 +52,7 @@ async fn round_trip(format: FileFormat, location: Location) {
             target.url.database()
         ))
         .await;
-    let plan = RestoreJob::new(location, target.url.clone())
+    let plan = RestoreJob::new(target.url.clone(), RestoreOptions::from(location))
         .run()
         .await
         .unwrap();
@@ -69,14 +78,12 @@ async fn round_trip(format: FileFormat, location: Location) {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_type_and_edge_value_survives_an_avro_round_trip() {
     let dir = tempfile::tempdir().unwrap();
-    round_trip(FileFormat::Avro, local(dir.path())).await;
+    round_trip(FileFormat::Avro, path(dir.path())).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_type_and_edge_value_survives_a_parquet_round_trip() {
-    let location =
-        Location::parse("memory://parquet-round-trip/backups", &S3Options::default()).unwrap();
-    round_trip(FileFormat::Parquet, location).await;
+    round_trip(FileFormat::Parquet, "memory://parquet-round-trip/backups").await;
 }
 
 /// The Python interpreter with fastavro, pyarrow and moto (see scripts/python-env.sh).
@@ -170,7 +177,7 @@ fn check_independent_read(records: &[Value], reader: &str) {
 async fn fastavro_and_apache_avro_read_the_avro_files() {
     let source = every_type_source().await;
     let dir = tempfile::tempdir().unwrap();
-    BackupJob::new(source.url.clone(), local(dir.path()))
+    BackupJob::new(source.url.clone(), BackupOptions::to(path(dir.path())))
         .run()
         .await
         .unwrap();
@@ -219,8 +226,11 @@ async fn fastavro_and_apache_avro_read_the_avro_files() {
 async fn pyarrow_reads_the_parquet_files() {
     let source = every_type_source().await;
     let dir = tempfile::tempdir().unwrap();
-    BackupJob::new(source.url.clone(), local(dir.path()))
-        .with_format(FileFormat::Parquet)
+    let options = BackupOptions {
+        format: FileFormat::Parquet,
+        ..BackupOptions::to(path(dir.path()))
+    };
+    BackupJob::new(source.url.clone(), options)
         .run()
         .await
         .unwrap();
@@ -479,13 +489,13 @@ async fn sequences_come_back_where_the_snapshot_had_them() {
              INSERT INTO idents (serial_id) SELECT 1 FROM generate_series(1, 5);",
         )
         .await;
-    let location = Location::parse("memory://sequences/b", &S3Options::default()).unwrap();
-    BackupJob::new(source.url.clone(), location.clone())
+    let location = "memory://sequences/b";
+    BackupJob::new(source.url.clone(), BackupOptions::to(location))
         .run()
         .await
         .unwrap();
     let target = TestDb::new().await;
-    RestoreJob::new(location, target.url.clone())
+    RestoreJob::new(target.url.clone(), RestoreOptions::from(location))
         .run()
         .await
         .unwrap();

@@ -229,3 +229,35 @@ async fn bad_backup_and_restore_input_is_one_clear_line() {
         "cannot tell the format",
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_option_values_name_their_flags_before_anything_runs() {
+    let db = TestDb::new().await;
+    hr_schema(&db).await;
+    let target = db.url.expose().to_string();
+    let lake = tempfile::tempdir().unwrap();
+    let lake = lake.path().to_str().unwrap();
+    for (args, expected) in [
+        (
+            vec!["copy", "--target", &target, "--partitions", "0"],
+            "error: --partitions: must be at least 1",
+        ),
+        (
+            vec!["backup", "--to", "ftp://host/x", "--max-file-size", "0"],
+            "--to: ftp://host/x: unsupported scheme",
+        ),
+        (
+            vec!["lake", "sync", "--to", lake, "--incremental-column", "id"],
+            "--incremental-column: needs mode append or upsert",
+        ),
+        (
+            vec!["import", "dir", ".", "--delimiter", "x", "--quote", "x"],
+            "--quote: the quote character cannot also be the delimiter",
+        ),
+    ] {
+        assert_fails_with(&lakeshift(&db.url, &args), expected);
+    }
+    // Aliases of the same idea are accepted: merge is upsert.
+    let out = lakeshift(&db.url, &["lake", "sync", "--to", lake, "--mode", "merge"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

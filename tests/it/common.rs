@@ -193,7 +193,7 @@ pub async fn hr_demo(db: &TestDb, rows: u64) {
     hr_schema(db).await;
     let dir = tempfile::tempdir().unwrap();
     lakeshift::demo::generate(dir.path(), rows, 7).unwrap();
-    lakeshift::import::DirImport::new(db.url.clone(), dir.path().to_path_buf())
+    lakeshift::import::DirImport::new(db.url.clone(), dir.path(), Default::default())
         .run()
         .await
         .unwrap();

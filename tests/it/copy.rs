@@ -3,9 +3,10 @@
 
 use futures::TryStreamExt;
 use lakeshift::postgres::catalog::Catalog;
-use lakeshift::postgres::ddl;
 use lakeshift::postgres::read::{ReadOptions, Snapshot, read_table};
-use lakeshift::postgres::transfer::TableCopy;
+use lakeshift::postgres::schema_copy::{self, SchemaCopyOptions};
+use lakeshift::postgres::selection::TableSelection;
+use lakeshift::postgres::transfer::{CopyOptions, TableCopy};
 use lakeshift::postgres::write::LoadMode;
 
 use crate::common::{EVERY_TYPE, EVERY_TYPE_ROWS, TestDb, digest, hr_schema, lakeshift, stderr};
@@ -23,10 +24,10 @@ async fn every_type_and_edge_value_survives_a_copy() {
     source
         .execute(&format!("{EVERY_TYPE} {EVERY_TYPE_ROWS}"))
         .await;
-    ddl::copy(&source.url, &target.url, &["public".into()], false)
+    schema_copy::copy(&source.url, &target.url, &SchemaCopyOptions::default())
         .await
         .unwrap();
-    let summaries = TableCopy::new(source.url.clone(), target.url.clone())
+    let summaries = TableCopy::new(source.url.clone(), target.url.clone(), Default::default())
         .run()
         .await
         .unwrap();
@@ -126,9 +127,15 @@ async fn copy_command_loads_parents_first_and_refuses_a_missing_target_table() {
     assert_eq!(target.count("jobs").await, 183);
 
     // Appending the same rows again violates the primary key: nothing of it is committed.
-    let err = TableCopy::new(source.url.clone(), target.url.clone())
-        .with_tables(vec!["jobs".into()])
-        .with_mode(LoadMode::Append)
+    let options = CopyOptions {
+        selection: TableSelection {
+            tables: vec!["jobs".into()],
+            ..Default::default()
+        },
+        mode: LoadMode::Append,
+        ..Default::default()
+    };
+    let err = TableCopy::new(source.url.clone(), target.url.clone(), options)
         .run()
         .await
         .unwrap_err()

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use lakeshift::formats::csv::CsvOptions;
-use lakeshift::import::{CsvImport, DirImport};
+use lakeshift::import::{CsvImport, DirImport, ImportOptions};
 use lakeshift::postgres::write::LoadMode;
 
 use crate::common::{TestDb, hr_data_dir, hr_schema};
@@ -49,7 +49,7 @@ async fn real_hr_files_load_completely_with_empty_fields_as_null() {
     for f in ["departments.csv", "jobs.csv", "hired_employees.csv"] {
         std::fs::copy(hr_data_dir().join(f), tmp.path().join(f)).unwrap();
     }
-    let summaries = DirImport::new(db.url.clone(), tmp.path())
+    let summaries = DirImport::new(db.url.clone(), tmp.path(), Default::default())
         .run()
         .await
         .unwrap();
@@ -105,7 +105,7 @@ async fn not_null_columns_reject_the_70_incomplete_rows_with_their_lines() {
     for f in ["departments.csv", "jobs.csv", "hired_employees.csv"] {
         std::fs::copy(hr_data_dir().join(f), tmp.path().join(f)).unwrap();
     }
-    let summaries = DirImport::new(db.url.clone(), tmp.path())
+    let summaries = DirImport::new(db.url.clone(), tmp.path(), Default::default())
         .run()
         .await
         .unwrap();
@@ -168,7 +168,7 @@ async fn every_kind_of_bad_row_is_rejected_and_the_rest_commits() {
          8,\"Hal\nwith a newline\",2021-05-05 05:05:05,,\n\
          9,Ivy,2021-06-01T00:00:00,1,1",
     );
-    let summary = CsvImport::new(db.url.clone(), "hired_employees", &file)
+    let summary = CsvImport::new(db.url.clone(), "hired_employees", &file, Default::default())
         .run()
         .await
         .unwrap();
@@ -229,24 +229,42 @@ async fn too_many_rejects_commit_nothing_and_a_rerun_loads_nothing_twice() {
     hr_schema(&db).await;
     let tmp = tempfile::tempdir().unwrap();
     let file = write(tmp.path(), "departments.csv", "1,A\n2,B\nx,C\ny,D\n");
-    let err = CsvImport::new(db.url.clone(), "departments", &file)
-        .with_max_rejects(Some(1))
-        .run()
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = CsvImport::new(
+        db.url.clone(),
+        "departments",
+        &file,
+        ImportOptions {
+            max_rejects: Some(1),
+            ..Default::default()
+        },
+    )
+    .run()
+    .await
+    .unwrap_err();
     assert!(
-        err.contains("2 rows rejected, more than --max-rejects 1; nothing was committed"),
+        matches!(
+            err,
+            lakeshift::Error::TooManyRejects {
+                rejected: 2,
+                max: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("2 rows rejected, more than max_rejects 1; nothing was committed"),
         "{err}"
     );
     assert_eq!(db.count("departments").await, 0);
 
     let good = write(tmp.path(), "good.csv", "1,A\n2,B\n");
-    let first = CsvImport::new(db.url.clone(), "departments", &good)
+    let first = CsvImport::new(db.url.clone(), "departments", &good, Default::default())
         .run()
         .await
         .unwrap();
-    let again = CsvImport::new(db.url.clone(), "departments", &good)
+    let again = CsvImport::new(db.url.clone(), "departments", &good, Default::default())
         .run()
         .await
         .unwrap();
@@ -265,21 +283,35 @@ async fn replace_and_upsert_modes() {
         .await;
     let tmp = tempfile::tempdir().unwrap();
     let file = write(tmp.path(), "d.csv", "1,New\n2,Two\n");
-    CsvImport::new(db.url.clone(), "departments", &file)
-        .with_mode(LoadMode::Upsert)
-        .run()
-        .await
-        .unwrap();
+    CsvImport::new(
+        db.url.clone(),
+        "departments",
+        &file,
+        ImportOptions {
+            mode: LoadMode::Upsert,
+            ..Default::default()
+        },
+    )
+    .run()
+    .await
+    .unwrap();
     assert_eq!(
         db.value("SELECT string_agg(id || '=' || department, ',' ORDER BY id) FROM departments")
             .await,
         "1=New,2=Two,7=Gone"
     );
-    CsvImport::new(db.url.clone(), "departments", &file)
-        .with_mode(LoadMode::Replace)
-        .run()
-        .await
-        .unwrap();
+    CsvImport::new(
+        db.url.clone(),
+        "departments",
+        &file,
+        ImportOptions {
+            mode: LoadMode::Replace,
+            ..Default::default()
+        },
+    )
+    .run()
+    .await
+    .unwrap();
     assert_eq!(
         db.value("SELECT string_agg(id || '=' || department, ',' ORDER BY id) FROM departments")
             .await,
@@ -297,11 +329,11 @@ async fn identity_sequences_move_past_loaded_ids() {
     .await;
     let tmp = tempfile::tempdir().unwrap();
     let file = write(tmp.path(), "t.csv", "5,a\n41,b\n");
-    CsvImport::new(db.url.clone(), "t", &file)
+    CsvImport::new(db.url.clone(), "t", &file, Default::default())
         .run()
         .await
         .unwrap();
-    CsvImport::new(db.url.clone(), "s", &file)
+    CsvImport::new(db.url.clone(), "s", &file, Default::default())
         .run()
         .await
         .unwrap();
@@ -329,7 +361,7 @@ async fn every_type_parses_like_postgres_copy() {
                3,f,0,0,0,0,0,-1e-3,üñî,\"q\"\"uo\",x,\\\\,9999-12-31,00:00:00,9999-12-31 23:59:59,1960-01-01T00:00:00-05:00,,null,[],::1,-1 mon,sad,{},\"{NULL}\"\n";
     let tmp = tempfile::tempdir().unwrap();
     let file = write(tmp.path(), "types.csv", csv);
-    let summary = CsvImport::new(db.url.clone(), "ours", &file)
+    let summary = CsvImport::new(db.url.clone(), "ours", &file, Default::default())
         .run()
         .await
         .unwrap();
@@ -372,11 +404,18 @@ async fn header_delimiter_and_null_string_options() {
         header: true,
         null_string: Some("NA".into()),
     };
-    let summary = CsvImport::new(db.url.clone(), "departments", &file)
-        .with_options(options)
-        .run()
-        .await
-        .unwrap();
+    let summary = CsvImport::new(
+        db.url.clone(),
+        "departments",
+        &file,
+        ImportOptions {
+            csv: options,
+            ..Default::default()
+        },
+    )
+    .run()
+    .await
+    .unwrap();
     assert_eq!(summary.rows_loaded, 2);
     assert_eq!(
         db.value("SELECT count(*) FROM departments WHERE department IS NULL")
@@ -397,11 +436,17 @@ async fn dir_import_in_replace_mode_empties_parents_and_children_together() {
     let tmp = tempfile::tempdir().unwrap();
     lakeshift::demo::generate(tmp.path(), 500, 3).unwrap();
     for _ in 0..2 {
-        let summaries = DirImport::new(db.url.clone(), tmp.path())
-            .with_template(|i| i.with_mode(LoadMode::Replace))
-            .run()
-            .await
-            .unwrap();
+        let summaries = DirImport::new(
+            db.url.clone(),
+            tmp.path(),
+            ImportOptions {
+                mode: LoadMode::Replace,
+                ..Default::default()
+            },
+        )
+        .run()
+        .await
+        .unwrap();
         assert_eq!(summaries[2].rows_read, 500);
         assert_eq!(summaries[2].rows_loaded + summaries[2].rows_rejected, 500);
     }
@@ -416,7 +461,7 @@ async fn a_stray_file_stops_the_dir_import_before_anything_loads() {
     let tmp = tempfile::tempdir().unwrap();
     write(tmp.path(), "departments.csv", "1,A\n");
     write(tmp.path(), "jobz.csv", "1,A\n");
-    let err = DirImport::new(db.url.clone(), tmp.path())
+    let err = DirImport::new(db.url.clone(), tmp.path(), Default::default())
         .run()
         .await
         .unwrap_err()
@@ -440,7 +485,7 @@ async fn bulk_loads_into_empty_tables_keep_every_constraint() {
     let tmp = tempfile::tempdir().unwrap();
     lakeshift::demo::generate(tmp.path(), 3000, 5).unwrap();
     // jobs' key carries a view (GROUP BY on it) and a foreign key: it stays in place.
-    let summaries = DirImport::new(db.url.clone(), tmp.path())
+    let summaries = DirImport::new(db.url.clone(), tmp.path(), Default::default())
         .run()
         .await
         .unwrap();
@@ -480,7 +525,7 @@ async fn values_the_server_casts_are_rejects_too_when_they_do_not_cast() {
          5,3 mins,::1,{NULL},NaN\n\
          6,1 year,,,abc\n",
     );
-    let summary = CsvImport::new(db.url.clone(), "t", &file)
+    let summary = CsvImport::new(db.url.clone(), "t", &file, Default::default())
         .run()
         .await
         .unwrap();
@@ -516,14 +561,25 @@ async fn values_the_server_casts_are_rejects_too_when_they_do_not_cast() {
 
     // Those rejects count against --max-rejects like any other.
     db.execute("TRUNCATE t").await;
-    let err = CsvImport::new(db.url.clone(), "t", &file)
-        .with_max_rejects(Some(3))
-        .run()
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = CsvImport::new(
+        db.url.clone(),
+        "t",
+        &file,
+        ImportOptions {
+            max_rejects: Some(3),
+            ..Default::default()
+        },
+    )
+    .run()
+    .await
+    .unwrap_err();
     assert!(
-        err.contains("more than --max-rejects 3; nothing was committed"),
+        matches!(err, lakeshift::Error::TooManyRejects { max: 3, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("more than max_rejects 3; nothing was committed"),
         "{err}"
     );
     assert_eq!(db.count("t").await, 0);

@@ -196,7 +196,7 @@ async fn an_incremental_sync_writes_each_row_once() {
         lake.path(),
         &["--mode", "overwrite", "--incremental-column", "id"],
     );
-    assert!(error_of(&out).contains("--incremental-column needs --mode append or --mode merge"));
+    assert!(error_of(&out).contains("--incremental-column: needs mode append or upsert"));
     let out = sync(
         &db,
         lake.path(),
@@ -268,7 +268,7 @@ async fn bad_syncs_fail_clearly_and_write_nothing() {
     stdout_of(&sync(&db, lake.path(), &[]));
     let err = error_of(&sync(&db, lake.path(), &["--mode", "merge"]));
     assert!(
-        err.contains("public.keyless has no primary key; name the columns to match on with --key"),
+        err.contains("--key: public.keyless has no primary key; name the columns to match on"),
         "{err}"
     );
     stdout_of(&sync(&db, lake.path(), &["--mode", "merge", "--key", "a"]));

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use lakeshift::postgres::catalog::Catalog;
-use lakeshift::postgres::ddl;
+use lakeshift::postgres::schema_copy::{self, SchemaCopyOptions};
 
 use crate::common::{TestDb, hr_schema, lakeshift, repo_file, stderr};
 
@@ -52,8 +52,8 @@ async fn rich_schema_is_recreated_exactly_and_copy_is_idempotent() {
              CREATE SEQUENCE shop.invoice_no AS bigint START WITH 1000 INCREMENT BY 5 MINVALUE 10 MAXVALUE 999999 CACHE 3 CYCLE;",
         )
         .await;
-    let schemas = vec!["shop".to_string()];
-    let summary = ddl::copy(&source.url, &target.url, &schemas, false)
+    let schemas = SchemaCopyOptions::new(vec!["shop".to_string()]);
+    let summary = schema_copy::copy(&source.url, &target.url, &schemas)
         .await
         .unwrap();
     assert_eq!(
@@ -68,7 +68,7 @@ async fn rich_schema_is_recreated_exactly_and_copy_is_idempotent() {
     assert_eq!(normalised_dump(&target, "shop"), expected);
 
     // Again, over the existing objects: succeeds and changes nothing.
-    ddl::copy(&source.url, &target.url, &schemas, false)
+    schema_copy::copy(&source.url, &target.url, &schemas)
         .await
         .unwrap();
     assert_eq!(normalised_dump(&target, "shop"), expected);
@@ -194,7 +194,8 @@ async fn a_failing_statement_leaves_the_target_untouched() {
     target
         .execute("CREATE SCHEMA shop; CREATE TABLE shop.order_lines (x int)")
         .await;
-    let err = ddl::copy(&source.url, &target.url, &["shop".to_string()], false)
+    let shop = SchemaCopyOptions::new(vec!["shop".to_string()]);
+    let err = schema_copy::copy(&source.url, &target.url, &shop)
         .await
         .unwrap_err()
         .to_string();

@@ -49,10 +49,9 @@ pub async fn check(
         for (i, value) in order.iter().enumerate() {
             let rows = &rows_of[value];
             let record = |&(r, g, row): &RowRef| requests[r].groups[g].records[row];
-            let reject = |at: &RowRef, reason: String| Reject {
-                index: record(at),
-                field: Some(target.fields[key.fields[0]].name.clone()),
-                reason,
+            let reject = |at: &RowRef, reason: String| {
+                let field = target.fields[key.fields[0]].name.clone();
+                Reject::record(record(at), Some(field), reason)
             };
             if key.must_exist && !found.contains(&i) {
                 for at in rows {
@@ -132,7 +131,7 @@ async fn existing(
     let rows = tx
         .query(&sql, &params)
         .await
-        .map_err(|e| Error::pg(format!("checking keys against {}", key.table_name), &e))?;
+        .map_err(|e| Error::pg(format!("checking keys against {}", key.table_name), e))?;
     Ok(rows
         .iter()
         .map(|row| row.get::<_, i64>(0) as usize - 1)

@@ -133,8 +133,8 @@ impl Ingestor {
         let prepared = records::prepare(&writer.target, &records, now);
         for reject in &prepared.rejects {
             tracing::info!(request_id = %context.request_id, user = %context.user,
-                table = %writer.target.table.qualified(), index = reject.index,
-                field = reject.field.as_deref().unwrap_or(""), reason = %reject.reason, "record rejected");
+                table = %writer.target.table.qualified(), index = reject.index(),
+                field = reject.column.as_deref().unwrap_or(""), reason = %reject.reason, "record rejected");
         }
         match writer
             .submit(prepared, records, context, self.timeout)
@@ -153,7 +153,7 @@ impl Ingestor {
             .await?
             .simple_query("SELECT 1")
             .await
-            .map_err(|e| Error::pg("checking the database", &e))?;
+            .map_err(|e| Error::pg("checking the database", e))?;
         Ok(())
     }
 
@@ -265,6 +265,7 @@ impl Connections {
             .map_err(|e| Error::Connect {
                 url: url.redacted(),
                 reason: e.to_string(),
+                source: Some(Box::new(e)),
             })?;
         Ok(Connections {
             pool,
@@ -277,6 +278,7 @@ impl Connections {
         self.pool.get().await.map_err(|e| Error::Connect {
             url: self.url.clone(),
             reason: e.to_string(),
+            source: Some(Box::new(e)),
         })
     }
 }

@@ -10,19 +10,11 @@ use arrow::datatypes::{Field as ArrowField, Schema};
 use serde_json::Value as Json;
 
 use super::target::{Field, Target};
-use crate::formats::csv::columns::ColumnBuilder;
-use crate::formats::csv::values::{self, Value};
 use crate::postgres::types::PgKind;
+use crate::values::{self, ColumnBuilder, Value};
 
 /// A record that was not written, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reject {
-    /// Position of the record in the request.
-    pub index: usize,
-    /// The field at fault; `None` when the record as a whole is.
-    pub field: Option<String>,
-    pub reason: String,
-}
+pub use crate::values::Reject;
 
 /// The records of one request that carry the same fields, typed.
 #[derive(Debug)]
@@ -63,11 +55,7 @@ pub fn prepare(target: &Target, records: &[Json], now_micros: i64) -> Prepared {
         let present = match scratch.check(target, record, now_micros) {
             Ok(present) => present,
             Err((field, reason)) => {
-                rejects.push(Reject {
-                    index,
-                    field,
-                    reason,
-                });
+                rejects.push(Reject::record(index, field, reason));
                 continue;
             }
         };
@@ -412,7 +400,7 @@ mod tests {
         let fields: Vec<Option<&str>> = prepared
             .rejects
             .iter()
-            .map(|r| r.field.as_deref())
+            .map(|r| r.column.as_deref())
             .collect();
         assert_eq!(
             fields,

@@ -41,7 +41,7 @@ pub async fn ensure_table(client: &Client, qualified: &str) -> Result<()> {
     client
         .batch_execute(&sql)
         .await
-        .map_err(|e| Error::pg(format!("creating the reject log {qualified}"), &e))
+        .map_err(|e| Error::pg(format!("creating the reject log {qualified}"), e))
 }
 
 /// Append the rejects of one request (inside the transaction that writes its rows).
@@ -56,12 +56,12 @@ pub async fn log(
     if rejects.is_empty() {
         return Ok(());
     }
-    let indexes: Vec<i32> = rejects.iter().map(|r| r.index as i32).collect();
-    let fields: Vec<Option<&str>> = rejects.iter().map(|r| r.field.as_deref()).collect();
+    let indexes: Vec<i32> = rejects.iter().map(|r| r.index() as i32).collect();
+    let fields: Vec<Option<&str>> = rejects.iter().map(|r| r.column.as_deref()).collect();
     let reasons: Vec<&str> = rejects.iter().map(|r| r.reason.as_str()).collect();
     let bodies: Vec<Json> = rejects
         .iter()
-        .map(|r| without_nul(&records[r.index]))
+        .map(|r| without_nul(&records[r.index()]))
         .collect();
     let sql = format!(
         "INSERT INTO {qualified} (request_id, username, table_name, record_index, field, reason, record)
@@ -81,7 +81,7 @@ pub async fn log(
         ],
     )
     .await
-    .map_err(|e| Error::pg("logging rejected records", &e))?;
+    .map_err(|e| Error::pg("logging rejected records", e))?;
     Ok(())
 }
 

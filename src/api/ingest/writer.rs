@@ -24,7 +24,7 @@ use super::records::{Prepared, Reject};
 use super::rejects::{self, RequestContext};
 use super::target::Target;
 use crate::error::{Error, Result};
-use crate::postgres::cast_check::LINE_COLUMN;
+use crate::postgres::cast_check::TAG_COLUMN;
 use crate::postgres::connect::quote_ident;
 use crate::postgres::types::PgKind;
 use crate::postgres::write::{LoadColumns, LoadMode, advance_sequences, copy_batches};
@@ -195,7 +195,7 @@ impl WriterTask {
         let tx = client
             .transaction()
             .await
-            .map_err(|e| Error::pg("starting the ingest transaction", &e))?;
+            .map_err(|e| Error::pg("starting the ingest transaction", e))?;
         let prepared: Vec<&Prepared> = jobs.iter().map(|j| &j.prepared).collect();
         let generates = prepared
             .iter()
@@ -222,19 +222,13 @@ impl WriterTask {
             });
         }
         for cast in copies.write(&tx, target).await? {
-            let (r, index) = (
-                (cast.line >> 32) as usize,
-                (cast.line & 0xffff_ffff) as usize,
-            );
+            let (r, index) = record_of_tag(cast.tag);
             ids_of[r].retain(|(record, _)| *record != index);
-            outcomes[r].rejected.push(Reject {
-                index,
-                field: Some(cast.column),
-                reason: cast.reason,
-            });
+            let reject = Reject::record(index, Some(cast.column), cast.reason);
+            outcomes[r].rejected.push(reject);
         }
         for ((job, outcome), ids) in jobs.iter().zip(&mut outcomes).zip(ids_of) {
-            outcome.rejected.sort_by_key(|r| r.index);
+            outcome.rejected.sort_by_key(|r| r.position);
             // Every record is either inserted or rejected.
             outcome.inserted = job.records.len() - outcome.rejected.len();
             outcome.ids = ids.into_iter().map(|(_, id)| id).collect();
@@ -253,7 +247,7 @@ impl WriterTask {
         }
         tx.commit()
             .await
-            .map_err(|e| Error::pg(format!("committing rows into {}", target.table.name), &e))?;
+            .map_err(|e| Error::pg(format!("committing rows into {}", target.table.name), e))?;
         Ok(outcomes)
     }
 
@@ -262,17 +256,17 @@ impl WriterTask {
         let table = self.target.table.qualified();
         let id = quote_ident(&self.target.id.as_ref().expect("ids are generated").name);
         let failed =
-            |e: &tokio_postgres::Error| Error::pg(format!("locking {table} for new ids"), e);
+            |e: tokio_postgres::Error| Error::pg(format!("locking {table} for new ids"), e);
         tx.batch_execute(&format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
             .await
-            .map_err(|e| failed(&e))?;
+            .map_err(failed)?;
         let row = tx
             .query_one(
                 &format!("SELECT coalesce(max({id}), 0)::int8 FROM {table}"),
                 &[],
             )
             .await
-            .map_err(|e| failed(&e))?;
+            .map_err(failed)?;
         Ok(row.get(0))
     }
 
@@ -357,9 +351,9 @@ impl WriterTask {
             if kinds.iter().any(PgKind::needs_cast) {
                 let tags: Vec<i64> = kept
                     .iter()
-                    .map(|&row| ((r as i64) << 32) | group.records[row] as i64)
+                    .map(|&row| tag_of_record(r, group.records[row]))
                     .collect();
-                batch = with_column(&batch, LINE_COLUMN, Arc::new(Int64Array::from(tags)))?;
+                batch = with_column(&batch, TAG_COLUMN, Arc::new(Int64Array::from(tags)))?;
             }
             if batch.num_rows() > 0 {
                 copies.add(names, kinds, batch);
@@ -391,19 +385,18 @@ impl Copies {
         {
             Some((_, batches)) => batches.push(batch),
             None => {
-                let line_numbers = kinds.iter().any(PgKind::needs_cast);
+                let tagged = kinds.iter().any(PgKind::needs_cast);
                 let columns = LoadColumns {
                     names,
                     kinds,
-                    line_numbers,
+                    tagged,
                 };
                 self.lists.push((columns, vec![batch]));
             }
         }
     }
 
-    /// COPY everything; the rows whose server-side casts failed (tagged request << 32 |
-    /// record in their line number).
+    /// COPY everything; the rows whose server-side casts failed (by [`tag_of_record`]).
     async fn write(
         self,
         tx: &Transaction<'_>,
@@ -448,4 +441,14 @@ fn with_column(batch: &RecordBatch, name: &str, column: ArrayRef) -> Result<Reco
         columns,
         &arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
     )?)
+}
+
+/// The staging tag of record `record` of request `request` in a group commit.
+fn tag_of_record(request: usize, record: usize) -> i64 {
+    ((request as i64) << 32) | record as i64
+}
+
+/// `(request, record)` of a [`tag_of_record`] tag.
+fn record_of_tag(tag: i64) -> (usize, usize) {
+    ((tag >> 32) as usize, (tag & 0xffff_ffff) as usize)
 }

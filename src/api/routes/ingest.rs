@@ -11,11 +11,12 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::hr::{self, DepartmentRecord, HiredEmployeeRecord, JobRecord};
 use super::responses::{EarlyError, ErrorBody, early_error};
 use super::schemas::{IngestBody, TableRecord};
-use super::{ApiTags, RequestId, State};
+use super::{ApiTags, State};
 use crate::api::ingest::rejects::RequestContext;
 use crate::api::ingest::target::Target;
 use crate::api::ingest::writer::Outcome;
 use crate::api::ingest::{Endpoint, IngestError};
+use crate::api::middleware::RequestId;
 use crate::postgres::types::PgKind;
 
 use super::auth::BearerAuth;
@@ -265,8 +266,8 @@ fn result(outcome: Outcome) -> IngestResult {
             .rejected
             .into_iter()
             .map(|r| RejectedRecord {
-                index: r.index as u64,
-                field: r.field,
+                index: r.index() as u64,
+                field: r.column,
                 reason: r.reason,
             })
             .collect(),

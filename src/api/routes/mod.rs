@@ -26,10 +26,6 @@ pub struct State {
     pub metrics: Arc<Metrics>,
 }
 
-/// The id of the request being answered (set by the middleware).
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
 #[derive(Tags)]
 pub enum ApiTags {
     /// Access tokens.

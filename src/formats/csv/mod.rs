@@ -2,10 +2,8 @@
 //! column's kind ([`values`]), rows that fail are written to the reject log ([`rejects`]) and
 //! never reach a batch, and good rows become Arrow batches ([`columns`]).
 
-pub mod columns;
 pub mod rejects;
 pub mod split;
-pub mod values;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -18,15 +16,18 @@ use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
 use crate::postgres::types::PgKind;
-use columns::ColumnBuilder;
+use crate::values::ColumnBuilder;
+use crate::values::{self, Value};
 use rejects::{Reject, RejectLog};
 use split::{FieldSpan, RecordReader, split_fields};
-use values::Value;
 
-/// How the CSV is written.
-#[derive(Debug, Clone)]
+/// How the CSV is written (YAML: `csv: {header, delimiter, quote, null_string}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct CsvOptions {
+    #[serde(deserialize_with = "crate::options::ascii_char")]
     pub delimiter: u8,
+    #[serde(deserialize_with = "crate::options::ascii_char")]
     pub quote: u8,
     /// Skip the first record.
     pub header: bool,
@@ -160,7 +161,7 @@ impl<R: Read> TypedCsvReader<R> {
             let Some(record) = self
                 .records
                 .next_record()
-                .map_err(|e| Error::io(&self.path, &e))?
+                .map_err(|e| Error::io(&self.path, e))?
             else {
                 break;
             };
@@ -255,12 +256,12 @@ impl<R: Read> TypedCsvReader<R> {
         if late.is_empty() {
             return Ok(());
         }
-        let file = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, &e))?;
+        let file = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
         let mut records = RecordReader::new(file, self.options.quote);
         let mut pending = late.iter().peekable();
         while let Some(record) = records
             .next_record()
-            .map_err(|e| Error::io(&self.path, &e))?
+            .map_err(|e| Error::io(&self.path, e))?
         {
             let Some((line, column, reason)) = pending.peek() else {
                 break;

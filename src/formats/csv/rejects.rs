@@ -63,7 +63,7 @@ impl RejectLog {
 
     pub fn write(&mut self, reject: &Reject) -> Result<()> {
         self.count += 1;
-        let io_err = |e: std::io::Error, p: &Path| Error::io(p, &e);
+        let io_err = |e: std::io::Error, p: &Path| Error::io(p, e);
         if self.out.is_none() {
             let file = File::create(&self.partial).map_err(|e| io_err(e, &self.partial))?;
             let mut out = BufWriter::new(file);
@@ -99,16 +99,15 @@ impl RejectLog {
         match self.out.take() {
             Some(out) => {
                 out.into_inner()
-                    .map_err(|e| Error::io(&self.partial, e.error()))?
+                    .map_err(|e| Error::io(&self.partial, e.into_error()))?
                     .sync_all()
-                    .map_err(|e| Error::io(&self.partial, &e))?;
-                std::fs::rename(&self.partial, &self.path)
-                    .map_err(|e| Error::io(&self.path, &e))?;
+                    .map_err(|e| Error::io(&self.partial, e))?;
+                std::fs::rename(&self.partial, &self.path).map_err(|e| Error::io(&self.path, e))?;
                 Ok(Some(self.path.clone()))
             }
             None => {
                 if self.path.exists() {
-                    std::fs::remove_file(&self.path).map_err(|e| Error::io(&self.path, &e))?;
+                    std::fs::remove_file(&self.path).map_err(|e| Error::io(&self.path, e))?;
                 }
                 Ok(None)
             }

@@ -220,7 +220,7 @@ impl Catalog {
             .read_only(true)
             .start()
             .await
-            .map_err(|e| Error::pg("reading the catalog", &e))?;
+            .map_err(|e| Error::pg("reading the catalog", e))?;
         Self::query(&tx, url, schemas, require_all).await
     }
 
@@ -238,7 +238,7 @@ impl Catalog {
     ) -> Result<Self> {
         tx.batch_execute("SET LOCAL search_path = pg_catalog")
             .await
-            .map_err(|e| Error::pg("reading the catalog", &e))?;
+            .map_err(|e| Error::pg("reading the catalog", e))?;
         queries::Queries {
             client: tx,
             schemas,
@@ -274,25 +274,6 @@ impl Catalog {
                         .is_some_and(|(s, n, _)| (s, n) == (&table.schema, &table.name))
                 })
         })
-    }
-
-    /// The tables `names` (`table` or `schema.table`) designate, all tables when it is
-    /// empty, in foreign-key order; a name that matches nothing is an error (`url` says
-    /// where it was looked for).
-    pub fn select_tables(&self, names: &[String], url: &DbUrl) -> Result<Vec<&Table>> {
-        let mut chosen = Vec::with_capacity(names.len());
-        for name in names {
-            let table = self.table(name).ok_or_else(|| Error::UnknownTable {
-                table: name.clone(),
-                url: url.redacted(),
-            })?;
-            chosen.push(table.oid);
-        }
-        Ok(self
-            .tables_in_fk_order()
-            .into_iter()
-            .filter(|t| names.is_empty() || chosen.contains(&t.oid))
-            .collect())
     }
 
     /// Tables ordered so that every table comes after the tables its foreign keys reference

@@ -23,7 +23,7 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
         self.client
             .query(sql, &[&self.schemas])
             .await
-            .map_err(|e| Error::pg(format!("reading {what} from the catalog"), &e))
+            .map_err(|e| Error::pg(format!("reading {what} from the catalog"), e))
     }
 
     pub(super) async fn load(&self, url: &DbUrl) -> Result<Catalog> {

@@ -9,7 +9,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, TimeUnit};
 
-use super::values::Value;
+use super::Value;
 
 /// An Arrow builder for one column's carrier type.
 pub enum ColumnBuilder {

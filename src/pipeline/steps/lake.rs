@@ -1,0 +1,19 @@
+//! The `lake_sync` kind.
+
+use super::One;
+use super::{Checker, RunContext, StepKind, to_json};
+use crate::error::Result;
+use crate::lake::{SyncJob, SyncOptions};
+
+impl StepKind for SyncOptions {
+    type On = One;
+
+    fn check(&mut self, checker: &mut Checker<'_>) {
+        checker.options(self);
+    }
+
+    async fn run(&self, on: &One, run: &RunContext<'_>) -> Result<serde_json::Value> {
+        let job = SyncJob::new(run.url(&on.connection)?.clone(), self.clone());
+        to_json(&job.with_progress(run.progress()).run().await?)
+    }
+}

@@ -1,0 +1,107 @@
+//! `schema copy` / the `schema_copy` step: a database's schemas recreated in another, from
+//! the script [`super::ddl`] writes, in one transaction.
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::options::{Check, Problem};
+use crate::postgres::catalog::Catalog;
+use crate::postgres::connect::DbUrl;
+use crate::postgres::ddl::{SESSION_SETTINGS, statements};
+use crate::postgres::selection::DEFAULT_SCHEMA;
+
+/// The options of a schema copy (YAML: the `schema_copy` step beside `source` and `target`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchemaCopyOptions {
+    /// The schemas to copy; `public` when empty.
+    pub schemas: Vec<String>,
+}
+
+impl SchemaCopyOptions {
+    pub fn new(schemas: Vec<String>) -> Self {
+        SchemaCopyOptions { schemas }
+    }
+
+    /// The schemas to read.
+    pub fn schemas(&self) -> Vec<String> {
+        if self.schemas.is_empty() {
+            vec![DEFAULT_SCHEMA.to_string()]
+        } else {
+            self.schemas.clone()
+        }
+    }
+
+    /// The catalog of the schemas in `source`.
+    pub async fn load_catalog(&self, source: &DbUrl) -> Result<Catalog> {
+        Catalog::load(source, &self.schemas()).await
+    }
+}
+
+impl Check for SchemaCopyOptions {
+    fn check(&self, problems: &mut Vec<Problem>) {
+        if self.schemas.iter().any(|s| s.is_empty()) {
+            problems.push(Problem::new("schemas", "a schema name is empty"));
+        }
+    }
+}
+
+/// What a schema copy did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SchemaCopySummary {
+    pub schemas: Vec<String>,
+    pub tables: usize,
+    pub views: usize,
+    pub functions: usize,
+    pub sequences: usize,
+    pub indexes: usize,
+    pub statements: usize,
+}
+
+/// Read the schemas of `options` from `source` and recreate them in `target` in one
+/// transaction.
+pub async fn copy(
+    source: &DbUrl,
+    target: &DbUrl,
+    options: &SchemaCopyOptions,
+) -> Result<SchemaCopySummary> {
+    options.problems()?;
+    let catalog = options.load_catalog(source).await?;
+    let statements = statements(&catalog);
+    apply(target, &statements).await?;
+    Ok(SchemaCopySummary {
+        schemas: catalog.schemas.clone(),
+        tables: catalog.tables.len(),
+        views: catalog.views.len(),
+        functions: catalog.functions.len(),
+        sequences: catalog.sequences.len(),
+        indexes: catalog.indexes.len(),
+        statements: statements.len(),
+    })
+}
+
+/// Run `statements` against `target` in one transaction: all of them or none.
+async fn apply(target: &DbUrl, statements: &[String]) -> Result<()> {
+    let mut client = target.connect().await?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| Error::pg("starting the schema transaction", e))?;
+    for setting in SESSION_SETTINGS {
+        tx.batch_execute(setting)
+            .await
+            .map_err(|e| Error::pg("preparing the schema transaction", e))?;
+    }
+    for statement in statements {
+        tx.batch_execute(statement).await.map_err(|e| {
+            let head = statement
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default();
+            Error::pg(format!("applying `{}` to {target}", head.trim()), e)
+        })?;
+    }
+    tx.commit()
+        .await
+        .map_err(|e| Error::pg(format!("committing the schema to {target}"), e))
+}
