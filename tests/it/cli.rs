@@ -261,3 +261,22 @@ async fn bad_option_values_name_their_flags_before_anything_runs() {
     let out = lakeshift(&db.url, &["lake", "sync", "--to", lake, "--mode", "merge"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// Issue 13's findings: URLs the old redactor could not parse were printed whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn unparsable_urls_never_print_their_password() {
+    let db = TestDb::new().await;
+    let out_dir = tempfile::tempdir().unwrap();
+    let to = out_dir.path().to_str().unwrap();
+    for source in [
+        "postgres://u:hunter2@127.0.0.1:1,127.0.0.1:2/db",
+        "postgres://u:hunter2@/db?host=/nonexistent",
+        "postgres://u@127.0.0.1:1/db?password=hunter2",
+    ] {
+        let out = lakeshift(&db.url, &["backup", "--source", source, "--to", to]);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{source} should fail: {err}");
+        assert!(!err.contains("hunter2"), "{source}: {err}");
+        assert!(err.contains("***"), "{source}: {err}");
+    }
+}

@@ -49,7 +49,11 @@ impl OpsApi {
     async fn healthz(&self, state: Data<&Arc<State>>) -> HealthResponse {
         let reason = match tokio::time::timeout(HEALTH_TIMEOUT, state.ingestor.ping()).await {
             Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
+            // The cause names the server: it goes to the log, not to anyone who asks.
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "health check: the database does not answer");
+                Some("the database does not answer".to_string())
+            }
             Err(_) => Some(format!(
                 "the database did not answer within {HEALTH_TIMEOUT:?}"
             )),
