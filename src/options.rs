@@ -94,17 +94,6 @@ pub trait Check {
     }
 }
 
-/// A nested part's problems, under `prefix.` (`s3.endpoint`).
-pub fn check_nested(part: &impl Check, prefix: &str, problems: &mut Vec<Problem>) {
-    let mut inner = Vec::new();
-    part.check(&mut inner);
-    problems.extend(
-        inner
-            .into_iter()
-            .map(|p| Problem::new(format!("{prefix}.{}", p.option), p.message)),
-    );
-}
-
 /// A serde field parser for one-byte CSV settings (`delimiter: ";"`, `quote: "'"`): one ASCII
 /// character other than a newline; `\t` and `tab` mean a tab.
 pub fn ascii_char<'de, D: serde::Deserializer<'de>>(de: D) -> Result<u8, D::Error> {

@@ -8,7 +8,7 @@ use crate::options::{Check, Problem};
 use crate::postgres::catalog::Catalog;
 use crate::postgres::connect::DbUrl;
 use crate::postgres::ddl::{SESSION_SETTINGS, statements};
-use crate::postgres::selection::DEFAULT_SCHEMA;
+use crate::postgres::selection::schemas_or_default;
 
 /// The options of a schema copy (YAML: the `schema_copy` step beside `source` and `target`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -25,11 +25,7 @@ impl SchemaCopyOptions {
 
     /// The schemas to read.
     pub fn schemas(&self) -> Vec<String> {
-        if self.schemas.is_empty() {
-            vec![DEFAULT_SCHEMA.to_string()]
-        } else {
-            self.schemas.clone()
-        }
+        schemas_or_default(&self.schemas)
     }
 
     /// The catalog of the schemas in `source`.

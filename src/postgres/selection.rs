@@ -11,6 +11,16 @@ use crate::options::{Check, Problem};
 /// The schema read when a selection names none.
 pub const DEFAULT_SCHEMA: &str = "public";
 
+/// `schemas`, or [`DEFAULT_SCHEMA`] when it names none: the one rule for every option that
+/// lists schemas.
+pub fn schemas_or_default(schemas: &[String]) -> Vec<String> {
+    if schemas.is_empty() {
+        vec![DEFAULT_SCHEMA.to_string()]
+    } else {
+        schemas.to_vec()
+    }
+}
+
 /// Schemas and tables to read. In YAML, `schemas:` and `tables:` beside a step's other options.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -24,11 +34,7 @@ pub struct TableSelection {
 impl TableSelection {
     /// The schemas to load from the catalog.
     pub fn schemas(&self) -> Vec<String> {
-        if self.schemas.is_empty() {
-            vec![DEFAULT_SCHEMA.to_string()]
-        } else {
-            self.schemas.clone()
-        }
+        schemas_or_default(&self.schemas)
     }
 
     /// Load the catalog of the selected schemas.
