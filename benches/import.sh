@@ -10,7 +10,8 @@
 #   NAME rows=... seconds=... rows_per_s=... [peak_rss_mb=...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakeshift-target}"
+# One build directory for the quickstart, the tests and the benches: cargo's own.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 PEERS="$(cd ../shared/peers && pwd)"
 ADMIN="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 URL="${ADMIN%/*}/lakeshift_bench"

@@ -4,7 +4,8 @@
 # and removes WORK.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakeshift-target}"
+# One build directory for the quickstart, the tests and the benches: cargo's own.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 PEERS="$(cd ../shared/peers && pwd)"
 ADMIN="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 BASE="${ADMIN%/*}"

@@ -4,11 +4,14 @@
 # drops a database of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakeshift-target}"
+# One build directory for the quickstart, the tests and the benches: cargo's own.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 scripts/ensure-postgres.sh
 # Independent readers (fastavro, pyarrow) and a real S3-compatible server (moto) for the
 # backup tests, installed from PyPI outside the checkout.
 export LAKESHIFT_PYTHON="${LAKESHIFT_PYTHON:-$(scripts/python-env.sh)}"
 export LAKESHIFT_TEST_S3_ENDPOINT="${LAKESHIFT_TEST_S3_ENDPOINT:-$(scripts/s3-server.sh)}"
+# A second cluster that only takes TLS with SCRAM passwords, for the connection tests.
+export LAKESHIFT_TEST_TLS_PG="${LAKESHIFT_TEST_TLS_PG:-$(scripts/tls-postgres.sh)}"
 # Unit and integration tests (there are no doc tests; benches run with `cargo bench`).
 cargo test --locked --lib --bins --tests "$@"

@@ -12,7 +12,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Every failure lakeshift reports.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("invalid database URL {url}: {reason}")]
+    #[error("invalid connection string {url}: {reason}")]
     BadUrl { url: String, reason: String },
 
     /// The server could not be reached or refused the connection (`reason` is the cause's
@@ -206,8 +206,12 @@ pub fn pg_reason(err: &tokio_postgres::Error) -> String {
     let mut line = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
+        // Some causes repeat what their wrapper said already.
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
         source = cause.source();
     }
     line

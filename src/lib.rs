@@ -23,6 +23,7 @@ pub mod postgres;
 pub mod progress;
 pub mod query;
 pub mod report;
+pub mod secrets;
 pub mod storage;
 pub mod stream_table;
 pub mod values;

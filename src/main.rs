@@ -13,8 +13,11 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Before parsing: clap resolves connection strings as it reads the flags.
+    lakeshift::postgres::connect::set_application_name(&application_name());
     let args = cli::Cli::parse();
-    init_tracing(args.verbose, args.quiet);
+    let secrets = lakeshift::secrets::Secrets::from_env();
+    init_tracing(args.verbose, args.quiet, &secrets);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -42,7 +45,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            eprintln!("error: {}", secrets.scrub(&one_line(&e)));
             ExitCode::FAILURE
         }
     }
@@ -54,7 +57,7 @@ fn one_line(error: &lakeshift::Error) -> String {
     cli::describe(error)
 }
 
-fn init_tracing(verbose: u8, quiet: bool) {
+fn init_tracing(verbose: u8, quiet: bool, secrets: &lakeshift::secrets::Secrets) {
     let default = match (quiet, verbose) {
         (true, _) => "warn",
         (false, 0) => "info",
@@ -72,7 +75,24 @@ fn init_tracing(verbose: u8, quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer({
+            let secrets = secrets.clone();
+            move || secrets.writer(std::io::stderr())
+        })
         .with_target(false)
         .init();
+}
+
+/// `lakeshift` and its command words (`lakeshift backup create`), as a DBA sees the
+/// connections in `pg_stat_activity`.
+fn application_name() -> String {
+    let words = std::env::args().skip(1).take_while(|word| {
+        !word.starts_with('-')
+            && !word.is_empty()
+            && word.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+    });
+    std::iter::once("lakeshift".to_string())
+        .chain(words.take(2))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -66,9 +66,9 @@ impl StorageArgs {
 
 #[derive(Debug, Args)]
 struct CreateArgs {
-    /// Database to back up [default: $DATABASE_URL]
+    /// Database to back up [default: $DATABASE_URL, else PG* variables]
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
-          default_value = lakeshift::postgres::connect::DEFAULT_DATABASE_URL)]
+          default_value = "", hide_default_value = true)]
     source: DbUrl,
     /// Where backups go: a directory, file://, s3://bucket/prefix or memory://name.
     #[arg(long, value_name = "DEST", required = true)]

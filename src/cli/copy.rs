@@ -11,9 +11,9 @@ use super::{ReadArgs, SelectionArgs, UrlParser, choice};
 /// Arguments of `lakeshift copy` (its help text is on the command).
 #[derive(Debug, Args)]
 pub struct CopyArgs {
-    /// Database to read [default: $DATABASE_URL]
+    /// Database to read [default: $DATABASE_URL, else PG* variables]
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
-          default_value = lakeshift::postgres::connect::DEFAULT_DATABASE_URL)]
+          default_value = "", hide_default_value = true)]
     source: DbUrl,
     /// Database to load into.
     #[arg(long, value_parser = UrlParser)]

@@ -38,9 +38,9 @@ pub enum ImportCommand {
 
 #[derive(Debug, Args)]
 pub struct CommonArgs {
-    /// Database to load into [default: $DATABASE_URL]
+    /// Database to load into [default: $DATABASE_URL, else PG* variables]
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
-          default_value = lakeshift::postgres::connect::DEFAULT_DATABASE_URL)]
+          default_value = "", hide_default_value = true)]
     target: DbUrl,
     /// The first line is a header, not data.
     #[arg(long)]

@@ -61,9 +61,9 @@ pub enum LakeCommand {
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
-    /// Database to read [default: $DATABASE_URL]
+    /// Database to read [default: $DATABASE_URL, else PG* variables]
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
-          default_value = lakeshift::postgres::connect::DEFAULT_DATABASE_URL)]
+          default_value = "", hide_default_value = true)]
     source: DbUrl,
     /// The lake root: a directory or s3:// URL; each table goes to DEST/<table>.
     #[arg(long)]

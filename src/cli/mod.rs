@@ -27,9 +27,11 @@ use lakeshift::{Error, Result};
 /// lakeshift migrates Postgres schemas, loads historical CSV exports with a row-level reject
 /// log, backs tables up to Avro/Parquet and restores them, serves a REST API for batch
 /// ingestion, mirrors tables into Delta Lake, runs SQL and reports over them with DataFusion,
-/// and runs declarative pipelines of such steps. Database URLs come from flags, from a
-/// pipeline's `connections`, or from DATABASE_URL (default
-/// postgres://postgres@127.0.0.1:5432/postgres). Passwords are never printed.
+/// and runs declarative pipelines of such steps. Connections (postgres:// URLs or libpq
+/// key=value settings) come from flags, from a pipeline's `connections`, or from
+/// DATABASE_URL, and are completed as libpq does: service file, PG* variables (PGHOST,
+/// PGPASSWORD, PGSSLMODE, ...), ~/.pgpass. With none of these:
+/// postgres://postgres@localhost:5432/postgres. Passwords are never printed.
 #[derive(Debug, Parser)]
 #[command(
     name = "lakeshift",

@@ -41,9 +41,9 @@ struct BackupRestoreArgs {
     /// Backup id, or `latest` (the newest complete backup).
     #[arg(long = "backup", value_name = "ID", default_value = "latest")]
     backup: String,
-    /// Database to restore into [default: $DATABASE_URL]
+    /// Database to restore into [default: $DATABASE_URL, else PG* variables]
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
-          default_value = lakeshift::postgres::connect::DEFAULT_DATABASE_URL)]
+          default_value = "", hide_default_value = true)]
     target: DbUrl,
     /// Only these tables (comma separated); default all tables of the backup.
     #[arg(long, value_delimiter = ',')]
@@ -66,9 +66,9 @@ struct BackupRestoreArgs {
 
 #[derive(Debug, Args)]
 struct FileArgs {
-    /// Database to restore into [default: $DATABASE_URL]
+    /// Database to restore into [default: $DATABASE_URL, else PG* variables]
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
-          default_value = lakeshift::postgres::connect::DEFAULT_DATABASE_URL)]
+          default_value = "", hide_default_value = true)]
     target: DbUrl,
     /// The existing table (`table` or `schema.table`) the rows go into.
     #[arg(long)]

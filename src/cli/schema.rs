@@ -29,9 +29,9 @@ pub enum SchemaCommand {
 
 #[derive(Debug, Args)]
 pub struct SourceArgs {
-    /// Database to read [default: $DATABASE_URL]
+    /// Database to read [default: $DATABASE_URL, else PG* variables]
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
-          default_value = lakeshift::postgres::connect::DEFAULT_DATABASE_URL)]
+          default_value = "", hide_default_value = true)]
     source: DbUrl,
     /// Schema to include (repeatable) [default: public]
     #[arg(long = "schema")]

@@ -13,9 +13,9 @@ use super::{UrlParser, print};
 /// Arguments of `lakeshift serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Database to ingest into [default: $DATABASE_URL]
+    /// Database to ingest into [default: $DATABASE_URL, else PG* variables]
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
-          default_value = lakeshift::postgres::connect::DEFAULT_DATABASE_URL)]
+          default_value = "", hide_default_value = true)]
     database_url: DbUrl,
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]

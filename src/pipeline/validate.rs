@@ -118,7 +118,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("connections.bad: invalid database URL"),
+            err.contains("connections.bad: invalid connection string"),
             "{err}"
         );
         assert!(

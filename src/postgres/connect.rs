@@ -1,117 +1,134 @@
-//! Connection URLs and control connections. Every URL that reaches a log, an error or a
-//! report goes through [`DbUrl::redacted`], so a password is never printed.
+//! Connections to Postgres, all made here so that TLS and libpq's settings behave the same
+//! for every one of them: control connections, COPY in and out, the REST service's pool
+//! ([`DbUrl::open`]) and the connectorx readers ([`DbUrl::config`] + [`DbUrl::connector`]).
+//! A connection string is resolved as libpq does it ([`resolve`]); every string that
+//! reaches a log, an error or a report is printed without its password.
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio_postgres::config::Host;
-use tokio_postgres::{Client, NoTls};
+use postgres_openssl::MakeTlsConnector;
+use tokio::task::JoinHandle;
+use tokio_postgres::Client;
+use tokio_postgres::config::{Host, SslMode as WireSslMode};
 
 use crate::error::{Error, Result, pg_reason};
 
 pub mod conninfo;
 pub mod files;
 pub mod redact;
+pub mod resolve;
 pub mod tls;
 
 pub use redact::redact;
+use resolve::{ProcessEnvironment, Resolved};
+use tls::{SslMode, TlsSettings};
 
-/// The URL used when neither a flag nor a pipeline names one and `DATABASE_URL` is unset.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// What an empty connection string means when no `PG*` variable names a server.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost:5432/postgres";
 
-/// A Postgres connection URL (`postgres://user:pass@host:port/db?...`), checked on creation.
-#[derive(Clone, PartialEq, Eq)]
-pub struct DbUrl {
+/// `application_name` when the connection string and `PGAPPNAME` set none.
+static APPLICATION_NAME: OnceLock<String> = OnceLock::new();
+
+/// Name this process's connections in `pg_stat_activity` (`lakeshift backup`); set once,
+/// before the first connection string is parsed.
+pub fn set_application_name(name: &str) {
+    let _ = APPLICATION_NAME.set(name.to_string());
+}
+
+/// A resolved, checked connection string (a `postgres://` URL or `key=value` settings).
+/// Cheap to clone: clones share the settings and the TLS connector.
+#[derive(Clone)]
+pub struct DbUrl(Arc<Inner>);
+
+struct Inner {
+    /// As given (printed redacted); empty when everything came from the environment.
     raw: String,
-    /// Boxed: a `Config` is large, and URLs are moved around a lot.
-    config: Box<tokio_postgres::Config>,
+    resolved: Resolved,
+    connector: MakeTlsConnector,
+    /// Whether the resolution's warnings were logged (once, at the first connection).
+    warned: std::sync::atomic::AtomicBool,
 }
 
 impl DbUrl {
-    /// Parse and check a URL; the error shows the URL without its password.
+    /// Resolve and check a connection string; the error shows it without its password.
+    /// An empty string means the `PG*` variables, or [`DEFAULT_DATABASE_URL`] if none
+    /// names a server.
     pub fn parse(raw: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::BadUrl {
+        let env = ProcessEnvironment;
+        if raw.trim().is_empty() && !resolve::environment_names_a_server(&env) {
+            return Self::parse(DEFAULT_DATABASE_URL);
+        }
+        let bad = |reason: String| Error::BadUrl {
             url: redact(raw),
-            reason: reason.to_string(),
+            reason,
         };
-        if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
-            return Err(bad(
-                "expected postgres://user[:password]@host[:port]/database",
-            ));
-        }
-        let mut config: tokio_postgres::Config = raw
-            .parse()
-            .map_err(|e: tokio_postgres::Error| bad(&e.to_string()))?;
-        if config.get_hosts().is_empty() {
-            return Err(bad("no host"));
-        }
-        if config.get_user().is_none() {
-            config.user(std::env::var("USER").unwrap_or_else(|_| "postgres".into()));
-        }
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
-        }
-        config.application_name("lakeshift");
-        Ok(DbUrl {
-            raw: raw.to_string(),
-            config: Box::new(config),
-        })
+        let settings = conninfo::parse(raw).map_err(bad)?;
+        let name = APPLICATION_NAME.get().map_or("lakeshift", String::as_str);
+        let resolved = resolve::resolve(&settings, &env, name).map_err(bad)?;
+        let connector = resolved.tls.connector().map_err(bad)?;
+        Ok(DbUrl(Arc::new(Inner {
+            raw: raw.trim().to_string(),
+            resolved,
+            connector,
+            warned: Default::default(),
+        })))
     }
 
-    /// `DATABASE_URL`, or the default local URL.
+    /// `DATABASE_URL`, else the `PG*` variables, else [`DEFAULT_DATABASE_URL`].
     pub fn from_env() -> Result<Self> {
-        let raw = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.into());
-        Self::parse(&raw)
+        Self::parse(&std::env::var("DATABASE_URL").unwrap_or_default())
     }
 
-    /// The parsed connection settings (for a connection pool).
+    /// The resolved driver settings (`ssl_mode` as the wire protocol knows it).
     pub fn config(&self) -> &tokio_postgres::Config {
-        &self.config
+        &self.0.resolved.config
     }
 
-    /// The URL as given, password included: only for handing to a driver.
+    /// The TLS connector every connection to this server uses.
+    pub fn connector(&self) -> &MakeTlsConnector {
+        &self.0.connector
+    }
+
+    /// The TLS settings (`sslmode` as libpq knows it).
+    pub fn tls(&self) -> &TlsSettings {
+        &self.0.resolved.tls
+    }
+
+    /// The connection string as given, password included: only for handing to another
+    /// process (which resolves it again, from its own environment).
     pub fn expose(&self) -> &str {
-        &self.raw
-    }
-
-    /// The URL for connectorx, password included. On a loopback host, unless the URL says
-    /// otherwise, without TLS: lakeshift's own connections never use it, and encrypting a
-    /// table's worth of rows between two local processes costs both of them CPU (about 10%
-    /// of a backup's time).
-    pub fn connectorx_url(&self) -> String {
-        let loopback = self.config.get_hosts().iter().all(|h| match h {
-            Host::Tcp(name) => matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1" | "[::1]"),
-            Host::Unix(_) => true,
-        });
-        if !loopback || self.raw.contains("sslmode=") {
-            return self.raw.clone();
-        }
-        let separator = if self.raw.contains('?') { '&' } else { '?' };
-        format!("{}{separator}sslmode=disable", self.raw)
+        &self.0.raw
     }
 
     /// The (first) server's host, or socket directory, and port.
     pub fn host_and_port(&self) -> (String, u16) {
-        let host = match self.config.get_hosts().first() {
+        let config = self.config();
+        let host = match config.get_hosts().first() {
             Some(Host::Tcp(name)) => name.clone(),
             Some(Host::Unix(dir)) => dir.display().to_string(),
             None => "localhost".into(),
         };
-        (
-            host,
-            self.config.get_ports().first().copied().unwrap_or(5432),
-        )
+        (host, config.get_ports().first().copied().unwrap_or(5432))
     }
 
-    /// The URL with its password replaced by `***`.
+    /// The connection string without its password.
     pub fn redacted(&self) -> String {
-        redact(&self.raw)
+        if self.0.raw.is_empty() {
+            let (host, port) = self.host_and_port();
+            let user = self.config().get_user().unwrap_or_default();
+            format!("postgres://{user}@{host}:{port}/{}", self.database())
+        } else {
+            redact(&self.0.raw)
+        }
     }
 
-    /// `text` with this URL's password replaced by `***` (for messages of other libraries).
+    /// `text` with this connection's password replaced by `***` (for other libraries'
+    /// messages).
     pub fn scrub(&self, text: &str) -> String {
         match self
-            .config
+            .config()
             .get_password()
             .and_then(|p| std::str::from_utf8(p).ok())
         {
@@ -120,22 +137,14 @@ impl DbUrl {
         }
     }
 
-    /// The database name (the user name when the URL names none, as libpq does).
+    /// The database name.
     pub fn database(&self) -> &str {
-        self.config
-            .get_dbname()
-            .or(self.config.get_user())
-            .unwrap_or("postgres")
+        self.config().get_dbname().unwrap_or("postgres")
     }
 
     /// The same server with another database.
     pub fn with_database(&self, database: &str) -> Result<Self> {
-        let mut url = url::Url::parse(&self.raw).map_err(|e| Error::BadUrl {
-            url: self.redacted(),
-            reason: e.to_string(),
-        })?;
-        url.set_path(&format!("/{database}"));
-        Self::parse(url.as_str())
+        Self::parse(&with_dbname(&self.0.raw, database))
     }
 
     /// Whether this URL's database exists (asked through the server's `postgres` database).
@@ -159,23 +168,169 @@ impl DbUrl {
             .map_err(|e| Error::pg(format!("creating database {name}"), e))
     }
 
-    /// Open a control connection; its driver task runs on the current runtime.
+    /// Open a connection, retrying while the server is starting, shutting down, full or
+    /// not listening yet (see [`connect_retries`]), and saying so in the log. Its driver
+    /// task runs on the current runtime.
     pub async fn connect(&self) -> Result<Client> {
-        let (client, connection) =
-            self.config
-                .connect(NoTls)
-                .await
-                .map_err(|e| Error::Connect {
-                    url: self.redacted(),
-                    reason: pg_reason(&e),
-                    source: Some(Box::new(e)),
-                })?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "postgres connection closed");
+        if !self
+            .0
+            .warned
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            for warning in &self.0.resolved.warnings {
+                tracing::warn!("{warning}");
             }
-        });
-        Ok(client)
+        }
+        let retries = connect_retries();
+        let mut pause = Duration::from_millis(250);
+        let mut attempt = 0;
+        loop {
+            match self.open().await {
+                Ok((client, _)) => return Ok(client),
+                Err(e) if attempt < retries && is_transient(&e) => {
+                    attempt += 1;
+                    tracing::warn!(
+                        "cannot connect to {self} ({}); retrying in {pause:?} (attempt {attempt} of {retries})",
+                        self.scrub(&pg_reason(&e))
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    return Err(Error::Connect {
+                        url: self.redacted(),
+                        reason: self.scrub(&self.failure(&e)),
+                        source: Some(Box::new(e)),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Why a connection failed, in one line. A refused certificate is said plainly (the
+    /// OpenSSL error stack repeats itself and names source files).
+    fn failure(&self, e: &tokio_postgres::Error) -> String {
+        let reason = pg_reason(e);
+        let Some((_, after)) = reason.split_once("certificate verify failed") else {
+            return reason;
+        };
+        let why = after
+            .split(':')
+            .map(str::trim)
+            .find(|part| {
+                !part.is_empty() && !part.contains(".c") && !part.starts_with(char::is_numeric)
+            })
+            .unwrap_or("not trusted");
+        let root = match &self.tls().root_cert {
+            Some(tls::RootCert::File(path)) => format!("sslrootcert={}", path.display()),
+            Some(tls::RootCert::System) => "sslrootcert=system".to_string(),
+            None => "no sslrootcert".to_string(),
+        };
+        let host = self.host_and_port().0;
+        let hint = if why.contains("hostname mismatch") {
+            format!("the certificate does not name the host {host}")
+        } else {
+            format!("it is not signed by a root of {root}")
+        };
+        format!(
+            "the server's TLS certificate was refused ({why}): {hint}, and sslmode={} checks that",
+            self.tls().mode.name()
+        )
+    }
+
+    /// One connection attempt, with this string's TLS settings (`sslmode=allow`: plaintext,
+    /// then TLS if the server refuses plaintext). The driver task is returned.
+    pub async fn open(
+        &self,
+    ) -> std::result::Result<(Client, JoinHandle<()>), tokio_postgres::Error> {
+        match open_with(self.config(), self.connector()).await {
+            Err(e) if self.tls().mode == SslMode::Allow && e.as_db_error().is_some() => {
+                let mut config = self.config().clone();
+                config.ssl_mode(WireSslMode::Require);
+                open_with(&config, self.connector()).await
+            }
+            other => other,
+        }
+    }
+}
+
+async fn open_with(
+    config: &tokio_postgres::Config,
+    connector: &MakeTlsConnector,
+) -> std::result::Result<(Client, JoinHandle<()>), tokio_postgres::Error> {
+    let (client, connection) = config.connect(connector.clone()).await?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "postgres connection closed");
+        }
+    });
+    Ok((client, task))
+}
+
+/// How often [`DbUrl::connect`] retries a transient failure: `LAKESHIFT_CONNECT_RETRIES`,
+/// default 5 (pauses of 0.25, 0.5, 1, 2 and 4 s: a server restarting has 8 s to come up).
+pub fn connect_retries() -> u32 {
+    std::env::var("LAKESHIFT_CONNECT_RETRIES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(5)
+}
+
+/// Failures worth another try: nothing listens yet, or the server says it is starting,
+/// shutting down or full. Not timeouts (the wait was long already), nor authentication.
+fn is_transient(e: &tokio_postgres::Error) -> bool {
+    if let Some(db) = e.as_db_error() {
+        return matches!(db.code().code(), "57P03" | "57P01" | "57P02" | "53300");
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::ConnectionRefused
+                || io.kind() == std::io::ErrorKind::NotFound;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// `raw` naming database `database` instead: the URL's path replaced, or a `dbname`
+/// setting added (the last one wins).
+fn with_dbname(raw: &str, database: &str) -> String {
+    if let Some((scheme, rest)) = raw.split_once("://") {
+        let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let authority = before_query
+            .split_once('/')
+            .map_or(before_query, |(a, _)| a);
+        let query: Vec<&str> = query
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("dbname="))
+            .collect();
+        let mut out = format!("{scheme}://{authority}/{}", percent_encode(database));
+        if !query.is_empty() {
+            out.push('?');
+            out.push_str(&query.join("&"));
+        }
+        out
+    } else {
+        let quoted = database.replace('\\', "\\\\").replace('\'', "\\'");
+        format!("{raw} dbname='{quoted}'").trim_start().to_string()
+    }
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl PartialEq for DbUrl {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.raw == other.0.raw && self.0.resolved == other.0.resolved
     }
 }
 

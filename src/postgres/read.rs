@@ -18,9 +18,13 @@ use arrow::array::{Array, ArrayRef, AsArray, FixedSizeBinaryBuilder};
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use connectorx::prelude::{CXQuery, SourceConn, new_record_batch_iter};
+use connectorx::arrow_batch_iter::ArrowBatchIter;
+use connectorx::prelude::{ArrowStreamDestination, CXQuery, RecordBatchIterator, Source};
+use connectorx::sources::postgres::{BinaryProtocol, PostgresSource};
+use connectorx::transports::PostgresArrowStreamTransport;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use postgres_openssl::MakeTlsConnector;
 use tokio_postgres::Client;
 
 use crate::arrow_bridge::batch_from_arrow56;
@@ -28,6 +32,7 @@ use crate::blocking::{panic_message, receiver_stream, spawn_blocking};
 use crate::error::{Error, Result};
 use crate::postgres::DbUrl;
 use crate::postgres::catalog::{Catalog, Column, Table};
+use crate::postgres::connect::tls::SslMode;
 use crate::postgres::connect::{quote_ident, quote_literal};
 use crate::postgres::types::{PG_TYPE_KEY, PgKind, arrow_field};
 
@@ -257,13 +262,6 @@ pub async fn read_rows(
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_string(),
         format!("SET TRANSACTION SNAPSHOT {}", quote_literal(snapshot.id())),
     ];
-    let source =
-        SourceConn::try_from(url.connectorx_url().as_str()).map_err(|e| Error::Connect {
-            url: url.redacted(),
-            // Not kept as the source: connectorx's messages may quote the password.
-            reason: url.scrub(&e.to_string()),
-            source: None,
-        })?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
     let (label, target, url) = (table.name.clone(), schema.clone(), url.clone());
     let groups: Vec<Vec<String>> = queries
@@ -273,7 +271,7 @@ pub async fn read_rows(
     let reader = spawn_blocking("reading with connectorx", move || {
         for group in groups {
             let result = read_group(
-                &source,
+                &url,
                 &group,
                 &pre,
                 options.batch_size,
@@ -318,7 +316,7 @@ pub async fn read_rows(
 
 /// Read one group of chunk queries in parallel and send the batches on.
 fn read_group(
-    source: &SourceConn,
+    url: &DbUrl,
     queries: &[String],
     pre: &[String],
     batch_size: usize,
@@ -335,7 +333,7 @@ fn read_group(
     let cx_queries: Vec<CXQuery<String>> =
         queries.iter().map(|q| CXQuery::Naked(q.clone())).collect();
     let mut batches = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        new_record_batch_iter(source, None, &cx_queries, batch_size, Some(pre))
+        record_batches(url, &cx_queries, pre, batch_size)
     }))
     .map_err(|p| failed(panic_message(p.as_ref())))?
     .map_err(|e| failed(e.to_string()))?;
@@ -350,6 +348,39 @@ fn read_group(
             return Ok(()); // the consumer stopped
         }
     }
+}
+
+/// connectorx's reader for `queries`, connected with the settings and the TLS connector
+/// of every other lakeshift connection (not connectorx's own parsing of the URL, which
+/// knows fewer settings and sslmodes). `sslmode=allow` reads as `prefer`: the reader
+/// cannot retry a refused plaintext connection.
+fn record_batches(
+    url: &DbUrl,
+    queries: &[CXQuery<String>],
+    pre: &[String],
+    batch_size: usize,
+) -> std::result::Result<Box<dyn RecordBatchIterator>, String> {
+    let mut config = url.config().clone();
+    if url.tls().mode == SslMode::Allow {
+        config.ssl_mode(tokio_postgres::config::SslMode::Prefer);
+    }
+    let mut source = PostgresSource::<BinaryProtocol, MakeTlsConnector>::new(
+        config.into(),
+        url.connector().clone(),
+        queries.len(),
+    )
+    .map_err(|e| url.scrub(&e.to_string()))?;
+    source.set_pre_execution_queries(Some(pre));
+    let destination = ArrowStreamDestination::new_with_batch_size(batch_size);
+    let batches =
+        ArrowBatchIter::<_, PostgresArrowStreamTransport<BinaryProtocol, MakeTlsConnector>>::new(
+            source,
+            destination,
+            None,
+            queries,
+        )
+        .map_err(|e| url.scrub(&e.to_string()))?;
+    Ok(Box::new(batches))
 }
 
 /// Cast a batch as connectorx returns it to the catalog's exact schema.

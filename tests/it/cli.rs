@@ -72,7 +72,8 @@ async fn bad_input_is_one_clear_line_and_a_failure() {
     );
     assert!(!bad_url.status.success());
     assert!(
-        stderr(&bad_url).contains("invalid database URL") && !stderr(&bad_url).contains("hunter2")
+        stderr(&bad_url).contains("invalid connection string")
+            && !stderr(&bad_url).contains("hunter2")
     );
     assert_eq!(
         db.count("jobs").await,
@@ -279,4 +280,24 @@ async fn unparsable_urls_never_print_their_password() {
         assert!(!err.contains("hunter2"), "{source}: {err}");
         assert!(err.contains("***"), "{source}: {err}");
     }
+}
+
+/// Secrets in the environment are hidden from every error and log line, whichever library
+/// quotes them (here the storage URL itself holds the S3 secret key).
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_from_the_environment_are_never_printed() {
+    let db = TestDb::new().await;
+    let secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY";
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lakeshift"))
+        .args(["-v", "backup", "--to", &format!("ftp://{secret}/x")])
+        .env("DATABASE_URL", db.url.expose())
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("PGPASSWORD", "another-secret")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("ftp://***/x"), "{err}");
+    assert!(!err.contains(secret), "{err}");
 }

@@ -6,6 +6,7 @@ mod api;
 mod backup;
 mod cli;
 mod common;
+mod connections;
 mod copy;
 mod import;
 mod lake;

@@ -242,6 +242,24 @@ impl Ingestor {
     }
 }
 
+/// The pool's connections are made by [`DbUrl::open`], as every other connection is.
+struct PoolConnect(DbUrl);
+
+impl deadpool_postgres::Connect for PoolConnect {
+    fn connect(
+        &self,
+        _: &tokio_postgres::Config,
+    ) -> futures::future::BoxFuture<
+        '_,
+        std::result::Result<
+            (tokio_postgres::Client, tokio::task::JoinHandle<()>),
+            tokio_postgres::Error,
+        >,
+    > {
+        Box::pin(self.0.open())
+    }
+}
+
 /// The shared connections, named by the database's URL (without password) in errors.
 #[derive(Clone)]
 pub struct Connections {
@@ -252,9 +270,9 @@ pub struct Connections {
 impl Connections {
     /// A pool of at most `size` connections to `url`; they are opened when first needed.
     fn new(url: &DbUrl, size: usize) -> Result<Self> {
-        let manager = Manager::from_config(
+        let manager = Manager::from_connect(
             url.config().clone(),
-            tokio_postgres::NoTls,
+            PoolConnect(url.clone()),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

@@ -10,21 +10,22 @@ use super::conninfo::Settings;
 ///
 /// Lines are `host:port:database:user:password`, `*` matching anything, `\:` and `\\`
 /// escaping; the first matching line wins. `localhost` also matches a Unix socket. As
-/// libpq does, a file that others may read is ignored (with a warning).
+/// libpq does, a file that others may read is ignored: `Err` is the warning to give.
 pub fn pgpass_password(
     path: &Path,
     host: &str,
     port: u16,
     dbname: &str,
     user: &str,
-) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
+) -> Result<Option<String>, String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(None);
+    };
     if others_may_read(path) {
-        tracing::warn!(
+        return Err(format!(
             "password file {} has group or world access; ignored (permissions should be u=rw, 0600)",
             path.display()
-        );
-        return None;
+        ));
     }
     let host = if host.starts_with('/') {
         "localhost"
@@ -33,7 +34,8 @@ pub fn pgpass_password(
     };
     let port = port.to_string();
     let wanted = [host, port.as_str(), dbname, user];
-    text.lines()
+    Ok(text
+        .lines()
         .filter(|line| !line.trim_start().starts_with('#'))
         .map(split_pgpass_line)
         .find(|fields| {
@@ -43,7 +45,7 @@ pub fn pgpass_password(
                     .zip(wanted)
                     .all(|(field, want)| field == "*" || field == want)
         })
-        .map(|mut fields| fields.swap_remove(4))
+        .map(|mut fields| fields.swap_remove(4)))
 }
 
 fn split_pgpass_line(line: &str) -> Vec<String> {
@@ -135,12 +137,13 @@ mod tests {
             "# comment\nother:5432:*:*:no\ndb.example:5432:hr:ann:s\\:cr\\\\et\n*:*:*:ann:fallback\n",
             0o600,
         );
-        let found = |host, db| pgpass_password(&path, host, 5432, db, "ann");
+        let found = |host, db| pgpass_password(&path, host, 5432, db, "ann").unwrap();
         assert_eq!(found("db.example", "hr").as_deref(), Some("s:cr\\et"));
         assert_eq!(found("db.example", "sales").as_deref(), Some("fallback"));
-        assert_eq!(pgpass_password(&path, "x", 5432, "hr", "bob"), None);
+        assert_eq!(pgpass_password(&path, "x", 5432, "hr", "bob"), Ok(None));
         let open = file(dir.path(), "open", "*:*:*:*:pw\n", 0o644);
-        assert_eq!(pgpass_password(&open, "x", 5432, "hr", "bob"), None);
+        let warning = pgpass_password(&open, "x", 5432, "hr", "bob").unwrap_err();
+        assert!(warning.contains("group or world access"), "{warning}");
     }
 
     #[test]

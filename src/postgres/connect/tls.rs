@@ -2,10 +2,11 @@
 //! certificates and revocation lists, turned into one OpenSSL connector that every
 //! connection uses (control connections, COPY, the connectorx readers, the REST pool).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslVerifyMode};
-use openssl::x509::store::X509Lookup;
+use openssl::x509::X509;
+use openssl::x509::store::{X509Lookup, X509Store, X509StoreBuilder};
 use openssl::x509::verify::X509VerifyFlags;
 use postgres_openssl::MakeTlsConnector;
 
@@ -107,19 +108,19 @@ impl TlsSettings {
         let failed = |what: &str, e: openssl::error::ErrorStack| format!("{what}: {e}");
         let mut builder = SslConnector::builder(SslMethod::tls_client())
             .map_err(|e| failed("starting TLS", e))?;
+        if self.mode == SslMode::Disable {
+            return Ok(MakeTlsConnector::new(builder.build()));
+        }
         match &self.root_cert {
-            Some(RootCert::File(path)) => builder.set_ca_file(path).map_err(|e| {
-                failed(
-                    &format!("reading the root certificate {}", path.display()),
-                    e,
-                )
-            })?,
+            // Only the named file's roots: the builder starts out trusting the system's.
+            Some(RootCert::File(path)) => builder.set_cert_store(roots_from(path)?),
             Some(RootCert::System) => builder
                 .set_default_verify_paths()
                 .map_err(|e| failed("reading the system's root certificates", e))?,
             None => {}
         }
         if let Some((cert, key)) = &self.client_cert {
+            refuse_open_key(key)?;
             builder.set_certificate_chain_file(cert).map_err(|e| {
                 failed(&format!("reading client certificate {}", cert.display()), e)
             })?;
@@ -149,6 +150,39 @@ impl TlsSettings {
         }
         Ok(connector)
     }
+}
+
+/// A store holding exactly the certificates of a PEM file.
+fn roots_from(path: &Path) -> Result<X509Store, String> {
+    let reading =
+        |e: &dyn std::fmt::Display| format!("reading the root certificate {}: {e}", path.display());
+    let pem = std::fs::read(path).map_err(|e| reading(&e))?;
+    let certs = X509::stack_from_pem(&pem).map_err(|e| reading(&e))?;
+    if certs.is_empty() {
+        return Err(reading(&"no certificate in it"));
+    }
+    let mut store = X509StoreBuilder::new().map_err(|e| reading(&e))?;
+    for cert in certs {
+        store.add_cert(cert).map_err(|e| reading(&e))?;
+    }
+    Ok(store.build())
+}
+
+/// As libpq: a private key others may read is refused.
+fn refuse_open_key(key: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(key)
+            .map_err(|e| format!("reading client key {}: {e}", key.display()))?;
+        if meta.mode() & 0o077 != 0 {
+            return Err(format!(
+                "client key {} has group or world access; permissions should be u=rw (0600) or less",
+                key.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
