@@ -9,9 +9,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 scripts/ensure-postgres.sh
 # Independent readers (fastavro, pyarrow) and a real S3-compatible server (moto) for the
 # backup tests, installed from PyPI outside the checkout.
-export LAKESHIFT_PYTHON="${LAKESHIFT_PYTHON:-$(scripts/python-env.sh)}"
-export LAKESHIFT_TEST_S3_ENDPOINT="${LAKESHIFT_TEST_S3_ENDPOINT:-$(scripts/s3-server.sh)}"
+# (Assigned before export: a failing script then stops this one.)
+LAKESHIFT_PYTHON="${LAKESHIFT_PYTHON:-$(scripts/python-env.sh)}"
+LAKESHIFT_TEST_S3_ENDPOINT="${LAKESHIFT_TEST_S3_ENDPOINT:-$(scripts/s3-server.sh)}"
 # A second cluster that only takes TLS with SCRAM passwords, for the connection tests.
-export LAKESHIFT_TEST_TLS_PG="${LAKESHIFT_TEST_TLS_PG:-$(scripts/tls-postgres.sh)}"
+LAKESHIFT_TEST_TLS_PG="${LAKESHIFT_TEST_TLS_PG:-$(scripts/tls-postgres.sh)}"
+export LAKESHIFT_PYTHON LAKESHIFT_TEST_S3_ENDPOINT LAKESHIFT_TEST_TLS_PG
 # Unit and integration tests (there are no doc tests; benches run with `cargo bench`).
 cargo test --locked --lib --bins --tests "$@"

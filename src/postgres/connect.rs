@@ -401,6 +401,21 @@ mod tests {
     }
 
     #[test]
+    fn another_database_is_named_in_either_form() {
+        assert_eq!(
+            with_dbname("postgres://u@h1,h2:5/one?dbname=x&sslmode=require", "my db"),
+            "postgres://u@h1,h2:5/my%20db?sslmode=require"
+        );
+        assert_eq!(
+            with_dbname("service=hr dbname=one", "it's"),
+            "service=hr dbname=one dbname='it\\'s'"
+        );
+        assert_eq!(with_dbname("", "two"), "dbname='two'");
+        let settings = conninfo::parse(&with_dbname("host=h dbname=one", "it's")).unwrap();
+        assert!(settings.contains(&("dbname".to_string(), "it's".to_string())));
+    }
+
+    #[test]
     fn identifiers_and_literals_are_quoted() {
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(quote_literal("O'Neil"), "'O''Neil'");

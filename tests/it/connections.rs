@@ -358,6 +358,9 @@ async fn plaintext_a_wrong_ca_and_a_wrong_host_name_fail_clearly() {
         server.ca()
     ));
     assert_ok(&out, "verify-ca with another name");
+    // require encrypts without checking; allow falls back to TLS when plaintext is refused.
+    assert_ok(&backup("sslmode=require"), "require");
+    assert_ok(&backup("sslmode=allow"), "allow");
     assert_fails_with(&backup("sslmode=verify-full"), "needs a root certificate");
     assert!(!to.join("unfinished").exists());
 }
