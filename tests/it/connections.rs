@@ -11,7 +11,7 @@ use lakeshift::postgres::DbUrl;
 use serde_json::json;
 
 use crate::api::{JsonBody, json_response};
-use crate::common::stderr;
+use crate::common::{drop_database, stderr};
 
 /// The TLS cluster: its folder, port and credentials.
 struct TlsServer {
@@ -158,21 +158,8 @@ impl TlsDb {
 
 impl Drop for TlsDb {
     fn drop(&mut self) {
-        let (url, name) = (self.url.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                if let Ok(client) = url.with_database("postgres").unwrap().connect().await {
-                    let _ = client
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
+        let admin = self.url.with_database("postgres").unwrap();
+        drop_database(admin, self.name.clone());
     }
 }
 
