@@ -63,6 +63,9 @@ pub struct Location {
     root: Path,
     /// As the user wrote it (without a trailing slash), for messages.
     url: String,
+    /// The directory of a local location (object stores have no empty directories; a
+    /// local file system does, and they are removed with what they held).
+    local_dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Display for Location {
@@ -120,10 +123,19 @@ impl Location {
             }
             None => local_root(trimmed).map_err(bad)?,
         };
+        let local_dir = match trimmed.split_once("://") {
+            Some(("file", rest)) => Some(rest),
+            Some(_) => None,
+            None => Some(trimmed),
+        }
+        .map(|p| std::path::absolute(if p.is_empty() { "." } else { p }))
+        .transpose()
+        .map_err(|e| bad(e.to_string()))?;
         Ok(Location {
             store,
             root: Path::from(root),
             url: trimmed.to_string(),
+            local_dir,
         })
     }
 
@@ -145,6 +157,12 @@ impl Location {
             store: self.store.clone(),
             root: self.path(relative),
             url: format!("{}/{}", self.url, relative.trim_matches('/')),
+            local_dir: self.local_dir.as_ref().map(|d| {
+                relative
+                    .split('/')
+                    .filter(|p| !p.is_empty())
+                    .fold(d.clone(), |dir, part| dir.join(part))
+            }),
         }
     }
 
@@ -188,6 +206,19 @@ impl Location {
         match self.store.delete(&self.path(relative)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.failed(relative, e)),
+        }
+    }
+
+    /// Remove every file under this location (best effort), and on a local file system the
+    /// directories that held them.
+    pub async fn delete_all(&self) {
+        if let Ok(files) = self.files().await {
+            for (path, _) in files {
+                let _ = self.delete(&path).await;
+            }
+        }
+        if let Some(dir) = &self.local_dir {
+            remove_empty_dirs(dir);
         }
     }
 
@@ -344,6 +375,19 @@ fn local_root(path: &str) -> std::result::Result<(Arc<dyn ObjectStore>, String),
     let absolute = std::path::absolute(path).map_err(|e| e.to_string())?;
     let root = Path::from_absolute_path(&absolute).map_err(|e| e.to_string())?;
     Ok((Arc::new(LocalFileSystem::new()), root.to_string()))
+}
+
+/// Remove `dir` and the directories under it that hold no file (any file keeps its
+/// directories: nothing but emptiness is removed).
+fn remove_empty_dirs(dir: &std::path::Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty_dirs(&entry.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
 }
 
 /// The in-process store called `name` (created on first use).

@@ -154,7 +154,8 @@ impl BackupJob {
                 Ok(entry) => manifest.tables.push(entry),
                 Err(e) => {
                     // No manifest is written: the backup stays incomplete. Its files go too.
-                    discard(&dir).await;
+                    // Without a manifest it is incomplete anyway: best effort.
+                    dir.delete_all().await;
                     return Err(e);
                 }
             }
@@ -298,16 +299,6 @@ fn new_backup_id(at: chrono::DateTime<chrono::Utc>) -> String {
         .map_or(0, |d| d.subsec_nanos());
     let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xff_ffff;
     format!("{}-{salt:06x}", at.format("%Y%m%dT%H%M%SZ"))
-}
-
-/// Delete what an interrupted backup wrote (best effort: without a manifest it is
-/// incomplete anyway).
-async fn discard(dir: &Location) {
-    if let Ok(files) = dir.files().await {
-        for (path, _) in files {
-            let _ = dir.delete(&path).await;
-        }
-    }
 }
 
 async fn describe_source(url: &DbUrl, snapshot: &Snapshot) -> Result<manifest::Source> {

@@ -22,6 +22,7 @@ use crate::postgres::connect::{quote_ident, quote_literal};
 use crate::postgres::ddl::SESSION_SETTINGS;
 use crate::postgres::load::Load;
 use crate::postgres::read::{conform, read_columns, read_schema};
+use crate::postgres::types::PgKind;
 use crate::postgres::write::{LoadColumns, LoadMode};
 use crate::storage::{Location, S3Options, check_location};
 
@@ -362,7 +363,14 @@ fn load_columns(
                 reason: format!("has no column {}", column.name),
             });
         };
-        chosen.push((*c, kind.clone()));
+        // A column the backup carried as text (it held values its Arrow type cannot carry).
+        let kind = match kind {
+            PgKind::Decimal { .. } | PgKind::Array(_) if column.arrow_type == "Utf8" => {
+                PgKind::CastText
+            }
+            kind => kind.clone(),
+        };
+        chosen.push((*c, kind));
     }
     let schema = read_schema(&chosen);
     Ok((

@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand};
 use lakeshift::options::Choice;
 use lakeshift::postgres::DbUrl;
 use lakeshift::postgres::read::ReadOptions;
-use lakeshift::postgres::selection::TableSelection;
+use lakeshift::postgres::selection::{SchemaScope, TableSelection};
 use lakeshift::{Error, Result};
 
 /// Move and serve Postgres data through Apache Arrow.
@@ -206,22 +206,50 @@ pub fn choice<T: Choice>() -> impl clap::builder::TypedValueParser<Value = T> {
     })
 }
 
-/// The flags of a table selection (YAML: `schemas:`, `tables:`).
+/// The flags of the schemas an operation reads (YAML: `schemas:`, `exclude_schemas:`).
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Schema to read, a name or a pattern with * and ? (repeatable) [default: every schema
+    /// but pg_catalog, information_schema and pg_toast, as pg_dump]
+    #[arg(long = "schema", short = 'n')]
+    schemas: Vec<String>,
+    /// Schema never read, a name or pattern (repeatable).
+    #[arg(long = "exclude-schema", short = 'N')]
+    exclude_schemas: Vec<String>,
+}
+
+impl SchemaArgs {
+    pub fn scope(&self) -> SchemaScope {
+        SchemaScope {
+            schemas: self.schemas.clone(),
+            exclude_schemas: self.exclude_schemas.clone(),
+        }
+    }
+}
+
+/// The flags of a table selection (YAML: `schemas:`, `exclude_schemas:`, `tables:`,
+/// `exclude_tables:`).
 #[derive(Debug, Args)]
 pub struct SelectionArgs {
-    /// Schema to read (repeatable) [default: public]
-    #[arg(long = "schema")]
-    schemas: Vec<String>,
-    /// Only these tables (comma separated); default all tables of the schemas.
-    #[arg(long, value_delimiter = ',')]
+    #[command(flatten)]
+    schemas: SchemaArgs,
+    /// Only these tables, `table` or `schema.table`, names or patterns (comma separated);
+    /// default every table of the schemas, a partitioned table with its partitions.
+    #[arg(long, short = 't', value_delimiter = ',')]
     tables: Vec<String>,
+    /// Tables never read, names or patterns (comma separated, repeatable), as pg_dump -T.
+    #[arg(long = "exclude-table", short = 'T', value_delimiter = ',')]
+    exclude_tables: Vec<String>,
 }
 
 impl SelectionArgs {
     pub fn selection(&self) -> TableSelection {
+        let scope = self.schemas.scope();
         TableSelection {
-            schemas: self.schemas.clone(),
+            schemas: scope.schemas,
+            exclude_schemas: scope.exclude_schemas,
             tables: self.tables.clone(),
+            exclude_tables: self.exclude_tables.clone(),
         }
     }
 }

@@ -7,7 +7,7 @@ use lakeshift::postgres::schema_copy::{self, SchemaCopyOptions};
 use lakeshift::postgres::{DbUrl, ddl};
 use lakeshift::{Error, Result};
 
-use super::{UrlParser, print};
+use super::{SchemaArgs, UrlParser, print};
 
 #[derive(Debug, Subcommand)]
 pub enum SchemaCommand {
@@ -33,14 +33,13 @@ pub struct SourceArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
           default_value = "", hide_default_value = true)]
     source: DbUrl,
-    /// Schema to include (repeatable) [default: public]
-    #[arg(long = "schema")]
-    schemas: Vec<String>,
+    #[command(flatten)]
+    schemas: SchemaArgs,
 }
 
 impl SourceArgs {
     fn options(&self) -> SchemaCopyOptions {
-        SchemaCopyOptions::new(self.schemas.clone())
+        SchemaCopyOptions::new(self.schemas.scope())
     }
 }
 

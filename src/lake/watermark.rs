@@ -99,7 +99,7 @@ pub async fn next(
     let sql = format!(
         "SELECT {}, max({q})::text FROM {}",
         scale.max_as_integer(&q),
-        table.qualified()
+        table.from_clause()
     );
     let row = snapshot
         .client()

@@ -35,7 +35,7 @@ impl DeferredConstraints {
         };
         let empty: bool = tx
             .query_one(
-                &format!("SELECT NOT EXISTS (SELECT 1 FROM {})", table.qualified()),
+                &format!("SELECT NOT EXISTS (SELECT 1 FROM {})", table.from_clause()),
                 &[],
             )
             .await
@@ -52,7 +52,9 @@ impl DeferredConstraints {
             })
             .collect();
         chosen.sort_by_key(|c| c.kind == ConstraintKind::ForeignKey);
-        if !empty || chosen.is_empty() {
+        // A partition tree's keys are attached to each other by name: they stay in place.
+        let partitioned = table.is_partitioned() || table.partition_of.is_some();
+        if !empty || chosen.is_empty() || partitioned {
             return Ok(DeferredConstraints::default());
         }
         let names: Vec<String> = chosen.iter().map(|c| c.name.clone()).collect();

@@ -11,7 +11,8 @@
 use std::fmt::Write as _;
 
 use crate::postgres::catalog::{
-    Catalog, Column, ConstraintKind, Domain, EnumType, Extension, Index, Sequence, Table, View,
+    Catalog, Column, Constraint, ConstraintKind, Domain, EnumType, Extension, Index, QualifiedName,
+    Sequence, Table, View,
 };
 use crate::postgres::connect::{quote_ident, quote_literal};
 
@@ -32,20 +33,15 @@ pub fn statements(catalog: &Catalog) -> Vec<String> {
     let (late, early): (Vec<_>, Vec<_>) = catalog.functions.iter().partition(|f| f.needs_tables);
     out.extend(early.iter().map(|f| f.definition.clone()));
     out.extend(catalog.sequences.iter().map(create_sequence));
-    out.extend(catalog.tables.iter().map(create_table));
+    let tables = catalog.tables_in_creation_order();
+    out.extend(tables.iter().map(|t| create_table(catalog, t)));
     out.extend(catalog.sequences.iter().filter_map(sequence_owner));
-    for foreign in [false, true] {
-        for table in &catalog.tables {
-            for c in &table.constraints {
-                if (c.kind == ConstraintKind::ForeignKey) == foreign {
-                    out.push(add_constraint(table, &c.name, &c.definition));
-                }
-            }
-        }
-    }
+    out.extend(keys_and_checks(&tables));
+    out.extend(foreign_keys(&tables));
     out.extend(late.iter().map(|f| f.definition.clone()));
     out.extend(catalog.views.iter().map(create_view));
-    out.extend(catalog.indexes.iter().map(create_index));
+    out.extend(indexes(catalog, &tables));
+    out.extend(tables.iter().filter_map(|t| replica_identity(t)));
     for trigger in &catalog.triggers {
         out.push(if trigger.is_constraint {
             if_missing(
@@ -88,24 +84,32 @@ pub struct TableDdl {
     pub indexes: Vec<String>,
 }
 
-/// [`TableDdl`] of `table`. Functions its defaults or checks call are not included.
+/// [`TableDdl`] of `table` and, when it is partitioned, of its partitions (a restore loads
+/// their rows through it). Functions its defaults or checks call are not included.
 pub fn table_ddl(catalog: &Catalog, table: &Table) -> TableDdl {
+    let tables: Vec<&Table> = catalog
+        .tables_in_creation_order()
+        .into_iter()
+        .filter(|t| t.oid == table.oid || catalog.is_partition_of(t, table))
+        .collect();
     let uses_type = |name: &str| {
-        table.columns.iter().any(|c| {
+        tables.iter().flat_map(|t| &t.columns).any(|c| {
             c.type_name == name
                 || c.type_name == format!("_{name}")
                 || c.element_type.as_deref() == Some(name)
         })
     };
     let owned_here = |s: &Sequence| {
-        s.owned_by
-            .as_ref()
-            .is_some_and(|(t, _)| *t == table.full_name())
-            || table.columns.iter().any(|c| {
-                c.default
-                    .as_deref()
-                    .is_some_and(|d| d.starts_with("nextval(") && d.contains(&s.name))
-            })
+        tables.iter().any(|table| {
+            s.owned_by
+                .as_ref()
+                .is_some_and(|(t, _)| *t == table.full_name())
+                || table.columns.iter().any(|c| {
+                    c.default
+                        .as_deref()
+                        .is_some_and(|d| d.starts_with("nextval(") && d.contains(&s.name))
+                })
+        })
     };
     let mut create = vec![format!(
         "CREATE SCHEMA IF NOT EXISTS {}",
@@ -130,25 +134,106 @@ pub fn table_ddl(catalog: &Catalog, table: &Table) -> TableDdl {
     );
     let sequences: Vec<&Sequence> = catalog.sequences.iter().filter(|s| owned_here(s)).collect();
     create.extend(sequences.iter().map(|s| create_sequence(s)));
-    create.push(create_table(table));
+    for t in &tables {
+        // A partition may live in another schema than its parent.
+        let schema = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&t.schema));
+        if !create.contains(&schema) {
+            create.push(schema);
+        }
+        create.push(create_table(catalog, t));
+    }
     create.extend(sequences.iter().filter_map(|s| sequence_owner(s)));
-    let (foreign_keys, constraints): (Vec<_>, Vec<_>) = table
-        .constraints
-        .iter()
-        .partition(|c| c.kind == ConstraintKind::ForeignKey);
-    let add =
-        |c: &&crate::postgres::catalog::Constraint| add_constraint(table, &c.name, &c.definition);
+    let mut indexes = indexes(catalog, &tables);
+    indexes.extend(tables.iter().filter_map(|t| replica_identity(t)));
     TableDdl {
         create,
-        constraints: constraints.iter().map(add).collect(),
-        foreign_keys: foreign_keys.iter().map(add).collect(),
-        indexes: catalog
-            .indexes
-            .iter()
-            .filter(|i| i.schema == table.schema && i.table == table.name)
-            .map(create_index)
-            .collect(),
+        constraints: keys_and_checks(&tables),
+        foreign_keys: foreign_keys(&tables),
+        indexes,
     }
+}
+
+/// Keys, unique, check and exclusion constraints of `tables` (parents first), each declared
+/// on its own table; a partition's key is then attached to its parent's (as pg_dump does,
+/// so every partition keeps its own constraint name).
+fn keys_and_checks(tables: &[&Table]) -> Vec<String> {
+    let all: Vec<(&Table, &Constraint)> = tables
+        .iter()
+        .flat_map(|t| t.constraints.iter().map(move |c| (*t, c)))
+        .filter(|(_, c)| c.kind != ConstraintKind::ForeignKey && !c.inherited)
+        .collect();
+    let mut out: Vec<String> = all
+        .iter()
+        .map(|(t, c)| add_constraint(t, &c.name, &c.definition))
+        .collect();
+    out.extend(all.iter().filter_map(|(t, c)| {
+        let parent = c.attached_to.as_ref()?;
+        Some(attach_index(parent, &(t.schema.clone(), c.name.clone())))
+    }));
+    out
+}
+
+/// Foreign keys of `tables`, but those a partition has from its parent's.
+fn foreign_keys(tables: &[&Table]) -> Vec<String> {
+    tables
+        .iter()
+        .flat_map(|t| {
+            t.foreign_keys()
+                .filter(|c| !c.inherited)
+                .map(|c| add_constraint(t, &c.name, &c.definition))
+        })
+        .collect()
+}
+
+/// The indexes on `tables` (and on the catalog's materialized views when `tables` is the
+/// whole catalog), then the attachments of partitions' indexes to their parents'.
+fn indexes(catalog: &Catalog, tables: &[&Table]) -> Vec<String> {
+    let whole = tables.len() == catalog.tables.len();
+    let chosen: Vec<&Index> = catalog
+        .indexes
+        .iter()
+        .filter(|i| {
+            whole
+                || tables
+                    .iter()
+                    .any(|t| t.schema == i.schema && t.name == i.table)
+        })
+        .collect();
+    let mut out: Vec<String> = chosen.iter().map(|i| create_index(i)).collect();
+    out.extend(chosen.iter().filter_map(|i| {
+        let parent = i.attached_to.as_ref()?;
+        Some(attach_index(parent, &(i.schema.clone(), i.name.clone())))
+    }));
+    out
+}
+
+/// `ALTER INDEX parent ATTACH PARTITION child`, unless attached already.
+fn attach_index(parent: &QualifiedName, child: &QualifiedName) -> String {
+    let child_name = qualified(&child.0, &child.1);
+    if_missing(
+        &format!(
+            "SELECT 1 FROM pg_inherits WHERE inhrelid = {}::regclass",
+            quote_literal(&child_name)
+        ),
+        &format!(
+            "ALTER INDEX {} ATTACH PARTITION {child_name}",
+            qualified(&parent.0, &parent.1)
+        ),
+    )
+}
+
+/// `ALTER TABLE .. REPLICA IDENTITY` when it is not the default.
+fn replica_identity(t: &Table) -> Option<String> {
+    let identity = match (t.replica_identity, &t.replica_index) {
+        ('f', _) => "FULL".to_string(),
+        ('n', _) => "NOTHING".to_string(),
+        ('i', Some(index)) => format!("USING INDEX {}", quote_ident(index)),
+        _ => return None,
+    };
+    Some(format!(
+        "ALTER TABLE ONLY {} REPLICA IDENTITY {identity}",
+        t.qualified()
+    ))
 }
 
 /// The whole script, in one transaction, as `schema dump` prints it.
@@ -308,18 +393,66 @@ fn column_definition(c: &Column) -> String {
     def
 }
 
-fn create_table(t: &Table) -> String {
+/// `CREATE TABLE`: a partition as `PARTITION OF` its parent (with the defaults and NOT NULLs
+/// of its own), an inheritance child with its own columns and `INHERITS`, a partitioned
+/// table with its key.
+fn create_table(catalog: &Catalog, t: &Table) -> String {
+    let kind = if t.unlogged { "UNLOGGED " } else { "" };
+    let partition_by = t
+        .partition_key
+        .as_ref()
+        .map(|key| format!(" PARTITION BY {key}"))
+        .unwrap_or_default();
+    if let Some(of) = &t.partition_of {
+        let parent = catalog.table(&format!("{}.{}", of.parent.0, of.parent.1));
+        let options: Vec<String> = t
+            .columns
+            .iter()
+            .filter_map(|c| partition_column_options(c, parent?.column(&c.name)?))
+            .collect();
+        let options = if options.is_empty() {
+            String::new()
+        } else {
+            format!(" (\n{}\n)", options.join(",\n"))
+        };
+        return format!(
+            "CREATE {kind}TABLE IF NOT EXISTS {} PARTITION OF {}{options}\n{}{partition_by}",
+            t.qualified(),
+            qualified(&of.parent.0, &of.parent.1),
+            of.bound
+        );
+    }
     let columns: Vec<String> = t
         .columns
         .iter()
+        .filter(|c| c.local || t.inherits.is_empty())
         .map(|c| format!("    {}", column_definition(c)))
         .collect();
+    let inherits = if t.inherits.is_empty() {
+        String::new()
+    } else {
+        let parents: Vec<String> = t.inherits.iter().map(|(s, n)| qualified(s, n)).collect();
+        format!("\nINHERITS ({})", parents.join(", "))
+    };
     format!(
-        "CREATE {}TABLE IF NOT EXISTS {} (\n{}\n)",
-        if t.unlogged { "UNLOGGED " } else { "" },
+        "CREATE {kind}TABLE IF NOT EXISTS {} (\n{}\n){inherits}{partition_by}",
         t.qualified(),
         columns.join(",\n")
     )
+}
+
+/// `column WITH OPTIONS ..` for what a partition's column has that its parent's lacks.
+fn partition_column_options(c: &Column, parent: &Column) -> Option<String> {
+    let mut options = String::new();
+    if c.default != parent.default && c.generated.is_none() {
+        if let Some(default) = &c.default {
+            let _ = write!(options, " DEFAULT {default}");
+        }
+    }
+    if c.not_null && !parent.not_null {
+        options.push_str(" NOT NULL");
+    }
+    (!options.is_empty()).then(|| format!("    {} WITH OPTIONS{options}", quote_ident(&c.name)))
 }
 
 fn add_constraint(t: &Table, name: &str, definition: &str) -> String {
@@ -328,8 +461,15 @@ fn add_constraint(t: &Table, name: &str, definition: &str) -> String {
         quote_literal(name),
         quote_literal(&t.qualified())
     );
+    // Keys are declared on each table alone (a partitioned table's are attached to after);
+    // checks and foreign keys recurse into partitions and children, as they must.
+    let only = if definition.starts_with("CHECK") || definition.starts_with("FOREIGN KEY") {
+        ""
+    } else {
+        "ONLY "
+    };
     let add = format!(
-        "ALTER TABLE {} ADD CONSTRAINT {} {definition}",
+        "ALTER TABLE {only}{} ADD CONSTRAINT {} {definition}",
         t.qualified(),
         quote_ident(name)
     );

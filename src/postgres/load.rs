@@ -37,7 +37,7 @@ impl<'c> Load<'c> {
         if tables.is_empty() {
             return Ok(());
         }
-        let names: Vec<String> = tables.iter().map(|t| t.qualified()).collect();
+        let names: Vec<String> = tables.iter().map(|t| t.from_clause()).collect();
         self.tx
             .batch_execute(&format!("TRUNCATE {}", names.join(", ")))
             .await

@@ -6,7 +6,8 @@
 //!   exact Arrow schema ([`super::types`]: nullability, widths, decimal precision and scale);
 //! - a table is read in chunks of heap pages (`ctid` ranges, a TID range scan), so what
 //!   connectorx can buffer is bounded by one chunk, whatever the table size; the chunks of
-//!   a group run as parallel partitions;
+//!   a group run as parallel partitions; a partitioned table is read from its leaf
+//!   partitions, whose chunks form one list;
 //! - every reading connection starts with `SET TRANSACTION SNAPSHOT` of a [`Snapshot`], so
 //!   all chunks and all tables of one job see the same data;
 //! - it runs on the blocking pool, and a panic inside it becomes an error.
@@ -115,26 +116,88 @@ impl Snapshot {
         &self.client
     }
 
-    /// Heap pages of `table` now (a table only grows while the snapshot's lock is held).
-    async fn pages(&self, table: &Table) -> Result<u64> {
-        let sql = "SELECT (pg_relation_size($1::text::regclass) / current_setting('block_size')::int8)::int8";
-        let row = self
+    /// The heaps holding `table`'s rows, as `FROM` clauses with their page counts now (a
+    /// table only grows while the snapshot's lock is held): the table itself, or the leaf
+    /// partitions of a partitioned table.
+    async fn heaps(&self, table: &Table) -> Result<Vec<(String, u64)>> {
+        let sql = "SELECT 'ONLY ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+                (pg_relation_size(c.oid) / current_setting('block_size')::int8)::int8
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'r' AND c.oid IN (SELECT $1::text::regclass
+                UNION ALL SELECT relid FROM pg_partition_tree($1::text::regclass) WHERE isleaf)
+            ORDER BY 1";
+        let rows = self
             .client
-            .query_one(sql, &[&table.qualified()])
+            .query(sql, &[&table.qualified()])
             .await
-            .map_err(|e| Error::pg(format!("sizing {}", table.name), e))?;
-        Ok(row.get::<_, i64>(0).max(0) as u64)
+            .map_err(|e| Error::pg(format!("sizing {}", table.full_name()), e))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get::<_, i64>(1).max(0) as u64))
+            .collect())
     }
 
-    /// The planner's estimate of the rows in `table` (for progress bars; 0 when unknown).
+    /// Mark the columns of `table` whose values in this snapshot do not fit their Arrow type
+    /// (see [`Column::irregular`]): NaN or infinity in a `numeric(p,s)`, arrays of several
+    /// dimensions or not starting at 1. One query, which stops at the first such value; only
+    /// tables with such columns are scanned.
+    pub async fn mark_irregular(&self, catalog: &Catalog, table: &mut Table) -> Result<()> {
+        let probes: Vec<(usize, String)> = read_columns(catalog, table)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (c, kind))| {
+                let q = quote_ident(&c.name);
+                let probe = match kind {
+                    PgKind::Decimal { .. } => format!("{q} IN ('NaN', 'Infinity', '-Infinity')"),
+                    PgKind::Array(_) => {
+                        format!("array_ndims({q}) > 1 OR array_lower({q}, 1) <> 1")
+                    }
+                    _ => return None,
+                };
+                Some((i, probe))
+            })
+            .collect();
+        if probes.is_empty() {
+            return Ok(());
+        }
+        let found: Vec<String> = probes
+            .iter()
+            .map(|(_, p)| format!("EXISTS (SELECT 1 FROM {} WHERE {p})", table.from_clause()))
+            .collect();
+        let row = self
+            .client
+            .query_one(&format!("SELECT {}", found.join(", ")), &[])
+            .await
+            .map_err(|e| Error::pg(format!("checking the values of {}", table.full_name()), e))?;
+        let names: Vec<String> = read_columns(catalog, table)
+            .iter()
+            .map(|(c, _)| c.name.clone())
+            .collect();
+        let label = table.full_name();
+        for (n, (i, _)) in probes.iter().enumerate() {
+            if row.get::<_, bool>(n) {
+                let column = table.columns.iter_mut().find(|c| c.name == names[*i]);
+                if let Some(column) = column {
+                    tracing::info!(table = %label, column = %column.name,
+                        "holds values its Arrow type cannot carry: read as text");
+                    column.irregular = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The planner's estimate of the rows in `table`, partitions included (for progress
+    /// bars; 0 when unknown).
     pub async fn estimated_rows(&self, table: &Table) -> Result<u64> {
-        let sql =
-            "SELECT greatest(reltuples, 0)::int8 FROM pg_class WHERE oid = $1::text::regclass";
+        let sql = "SELECT coalesce(sum(greatest(reltuples, 0)), 0)::int8 FROM pg_class
+            WHERE relkind = 'r' AND oid IN (SELECT $1::text::regclass
+                UNION ALL SELECT relid FROM pg_partition_tree($1::text::regclass) WHERE isleaf)";
         let row = self
             .client
             .query_one(sql, &[&table.qualified()])
             .await
-            .map_err(|e| Error::pg(format!("estimating the size of {}", table.name), e))?;
+            .map_err(|e| Error::pg(format!("estimating the size of {}", table.full_name()), e))?;
         Ok(row.get::<_, i64>(0) as u64)
     }
 
@@ -157,6 +220,7 @@ pub fn read_columns<'t>(catalog: &Catalog, table: &'t Table) -> Vec<(&'t Column,
         .map(|c| {
             // connectorx reads arrays of these elements; other arrays travel as text.
             let kind = match PgKind::of(c, &enums) {
+                _ if c.irregular => PgKind::CastText,
                 PgKind::Array(_) if !read_natively(c) => PgKind::CastText,
                 kind => kind,
             };
@@ -232,38 +296,36 @@ pub async fn read_rows(
         .iter()
         .map(|(c, _)| {
             let q = quote_ident(&c.name);
-            if read_natively(c) {
+            if read_natively(c) && !c.irregular {
                 q
             } else {
                 format!("{q}::text AS {q}")
             }
         })
         .collect();
-    let pages = snapshot.pages(table).await?;
     let chunk = options.chunk_pages.max(1);
-    let queries: Vec<String> = (0..pages.div_ceil(chunk).max(1))
-        .map(|i| {
-            let from = format!("ctid >= '({},0)'::tid", i * chunk);
-            let last = (i + 1) * chunk >= pages;
-            let to = if last {
+    let and = filter.map(|f| format!(" AND ({f})")).unwrap_or_default();
+    let mut queries = Vec::new();
+    for (from, pages) in snapshot.heaps(table).await? {
+        for i in 0..pages.div_ceil(chunk).max(1) {
+            let start = format!("ctid >= '({},0)'::tid", i * chunk);
+            let end = if (i + 1) * chunk >= pages {
                 String::new()
             } else {
                 format!(" AND ctid < '({},0)'::tid", (i + 1) * chunk)
             };
-            let and = filter.map(|f| format!(" AND ({f})")).unwrap_or_default();
-            format!(
-                "SELECT {} FROM {} WHERE {from}{to}{and}",
-                select.join(", "),
-                table.qualified()
-            )
-        })
-        .collect();
+            queries.push(format!(
+                "SELECT {} FROM {from} WHERE {start}{end}{and}",
+                select.join(", ")
+            ));
+        }
+    }
     let pre = vec![
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_string(),
         format!("SET TRANSACTION SNAPSHOT {}", quote_literal(snapshot.id())),
     ];
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
-    let (label, target, url) = (table.name.clone(), schema.clone(), url.clone());
+    let (label, target, url) = (table.full_name(), schema.clone(), url.clone());
     let groups: Vec<Vec<String>> = queries
         .chunks(options.partitions.max(1))
         .map(<[String]>::to_vec)
@@ -325,8 +387,12 @@ fn read_group(
     sender: &tokio::sync::mpsc::Sender<Result<RecordBatch>>,
 ) -> Result<()> {
     let failed = |reason: String| Error::Postgres {
-        context: format!("reading {table}"),
-        reason,
+        context: format!("reading {table} (leave it out with --exclude-table {table})"),
+        reason: if reason.contains("value too large to decode") {
+            format!("a date or timestamp is infinite or out of Arrow's range ({reason})")
+        } else {
+            reason
+        },
         sqlstate: None,
         source: None,
     };

@@ -8,37 +8,31 @@ use crate::options::{Check, Problem};
 use crate::postgres::catalog::Catalog;
 use crate::postgres::connect::DbUrl;
 use crate::postgres::ddl::{SESSION_SETTINGS, statements};
-use crate::postgres::selection::schemas_or_default;
+use crate::postgres::selection::SchemaScope;
 
 /// The options of a schema copy (YAML: the `schema_copy` step beside `source` and `target`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SchemaCopyOptions {
-    /// The schemas to copy; `public` when empty.
-    pub schemas: Vec<String>,
+    /// The schemas to copy; every non-system schema when empty.
+    #[serde(flatten)]
+    pub scope: SchemaScope,
 }
 
 impl SchemaCopyOptions {
-    pub fn new(schemas: Vec<String>) -> Self {
-        SchemaCopyOptions { schemas }
-    }
-
-    /// The schemas to read.
-    pub fn schemas(&self) -> Vec<String> {
-        schemas_or_default(&self.schemas)
+    pub fn new(scope: SchemaScope) -> Self {
+        SchemaCopyOptions { scope }
     }
 
     /// The catalog of the schemas in `source`.
     pub async fn load_catalog(&self, source: &DbUrl) -> Result<Catalog> {
-        Catalog::load(source, &self.schemas()).await
+        self.scope.load_catalog(source).await
     }
 }
 
 impl Check for SchemaCopyOptions {
     fn check(&self, problems: &mut Vec<Problem>) {
-        if self.schemas.iter().any(|s| s.is_empty()) {
-            problems.push(Problem::new("schemas", "a schema name is empty"));
-        }
+        self.scope.check(problems);
     }
 }
 

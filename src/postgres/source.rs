@@ -58,12 +58,15 @@ impl Source {
         options.problems()?;
         let (selection, read) = options.scope();
         let catalog = selection.load_catalog(url).await?;
-        let tables: Vec<Table> = selection
+        let mut tables: Vec<Table> = selection
             .resolve(&catalog, url)?
             .into_iter()
             .cloned()
             .collect();
         let snapshot = Snapshot::export(url, &tables.iter().collect::<Vec<_>>()).await?;
+        for table in &mut tables {
+            snapshot.mark_irregular(&catalog, table).await?;
+        }
         Ok(Source {
             url: url.clone(),
             catalog,

@@ -78,7 +78,7 @@ impl TableCopy {
     pub async fn run(self) -> Result<Vec<CopySummary>> {
         let options = &self.options;
         let source = Source::open(&self.source, options, self.progress).await?;
-        let target_catalog = Catalog::load(&self.target, &options.selection.schemas()).await?;
+        let target_catalog = Catalog::load(&self.target, &source.catalog().schemas).await?;
         let plan = self.plan(&source, &target_catalog)?;
         let mut client = self.target.connect().await?;
         let load = Load::begin(&mut client, "the copy").await?;

@@ -199,6 +199,8 @@ mod tests {
             identity_sequence: None,
             generated: None,
             collation: None,
+            local: true,
+            irregular: false,
         }
     }
 

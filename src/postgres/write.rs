@@ -69,7 +69,7 @@ pub async fn empty(tx: &Transaction<'_>, table: &Table, referenced: bool) -> Res
     } else {
         "TRUNCATE"
     };
-    tx.batch_execute(&format!("{verb} {}", table.qualified()))
+    tx.batch_execute(&format!("{verb} {}", table.from_clause()))
         .await
         .map_err(|e| Error::pg(format!("emptying {}", table.name), e))
 }

@@ -121,6 +121,56 @@ pub fn drop_database(admin: DbUrl, name: String) {
     .join();
 }
 
+/// `pg_dump --schema-only --no-owner` of `schemas` (the whole database when empty), without
+/// comments, blank lines and the per-run `\restrict` key.
+pub fn normalised_dump(db: &TestDb, schemas: &[&str]) -> String {
+    let mut args = vec!["--schema-only", "--no-owner", "-d", db.url.expose()];
+    for schema in schemas {
+        args.extend(["-n", schema]);
+    }
+    let out = Command::new("pg_dump")
+        .args(&args)
+        .output()
+        .expect("pg_dump must be installed");
+    assert!(
+        out.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("--") && !l.trim().is_empty())
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Each table's rows in `db` (its own, not its children's or partitions'), every
+/// non-system schema: `schema.table -> count:md5 of the sorted rows as text`.
+pub async fn fingerprints(db: &TestDb) -> std::collections::BTreeMap<String, String> {
+    let client = db.client().await;
+    let tables = client
+        .query(
+            "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind = 'r' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for row in tables {
+        let table: String = row.get(0);
+        let sql = format!(
+            "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM ONLY {table} t"
+        );
+        let print: String = client.query_one(&sql, &[]).await.unwrap().get(0);
+        out.insert(table, print);
+    }
+    out
+}
+
 /// The `lakeshift` binary with DATABASE_URL pointed at `url`.
 pub fn lakeshift(url: &DbUrl, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lakeshift"))

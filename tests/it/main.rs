@@ -12,4 +12,5 @@ mod import;
 mod lake;
 mod pipeline;
 mod query;
+mod real_databases;
 mod schema;

@@ -5,35 +5,9 @@ use std::process::Command;
 
 use lakeshift::postgres::catalog::Catalog;
 use lakeshift::postgres::schema_copy::{self, SchemaCopyOptions};
+use lakeshift::postgres::selection::SchemaScope;
 
-use crate::common::{TestDb, hr_schema, lakeshift, repo_file, stderr};
-
-/// `pg_dump --schema-only` without comments, blank lines and the per-run `\restrict` key.
-fn normalised_dump(db: &TestDb, schema: &str) -> String {
-    let out = Command::new("pg_dump")
-        .args([
-            "--schema-only",
-            "--no-owner",
-            "-n",
-            schema,
-            "-d",
-            db.url.expose(),
-        ])
-        .output()
-        .expect("pg_dump must be installed");
-    assert!(
-        out.status.success(),
-        "pg_dump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("--") && !l.trim().is_empty())
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use crate::common::{TestDb, hr_schema, lakeshift, normalised_dump, repo_file, stderr};
 
 async fn rich_source() -> TestDb {
     let db = TestDb::new().await;
@@ -52,7 +26,7 @@ async fn rich_schema_is_recreated_exactly_and_copy_is_idempotent() {
              CREATE SEQUENCE shop.invoice_no AS bigint START WITH 1000 INCREMENT BY 5 MINVALUE 10 MAXVALUE 999999 CACHE 3 CYCLE;",
         )
         .await;
-    let schemas = SchemaCopyOptions::new(vec!["shop".to_string()]);
+    let schemas = SchemaCopyOptions::new(SchemaScope::named(["shop"]));
     let summary = schema_copy::copy(&source.url, &target.url, &schemas)
         .await
         .unwrap();
@@ -60,18 +34,18 @@ async fn rich_schema_is_recreated_exactly_and_copy_is_idempotent() {
         (summary.tables, summary.views, summary.functions),
         (3, 4, 4)
     );
-    let expected = normalised_dump(&source, "shop");
+    let expected = normalised_dump(&source, &["shop"]);
     assert!(
         expected.contains("CREATE MATERIALIZED VIEW shop.daily_sales"),
         "fixture is dumped"
     );
-    assert_eq!(normalised_dump(&target, "shop"), expected);
+    assert_eq!(normalised_dump(&target, &["shop"]), expected);
 
     // Again, over the existing objects: succeeds and changes nothing.
     schema_copy::copy(&source.url, &target.url, &schemas)
         .await
         .unwrap();
-    assert_eq!(normalised_dump(&target, "shop"), expected);
+    assert_eq!(normalised_dump(&target, &["shop"]), expected);
 
     // The recreated objects work: identity, serial, domain default, trigger, views, procedure.
     target
@@ -129,8 +103,8 @@ async fn dumped_script_runs_twice_with_psql() {
         );
     }
     assert_eq!(
-        normalised_dump(&target, "shop"),
-        normalised_dump(&source, "shop")
+        normalised_dump(&target, &["shop"]),
+        normalised_dump(&source, &["shop"])
     );
 }
 
@@ -175,8 +149,8 @@ async fn hr_schema_round_trips_with_its_function_and_view() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
-        normalised_dump(&target, "public"),
-        normalised_dump(&source, "public")
+        normalised_dump(&target, &["public"]),
+        normalised_dump(&source, &["public"])
     );
     assert_eq!(target.value("SELECT hello_world()").await, "Hello, World!");
     assert_eq!(
@@ -194,7 +168,7 @@ async fn a_failing_statement_leaves_the_target_untouched() {
     target
         .execute("CREATE SCHEMA shop; CREATE TABLE shop.order_lines (x int)")
         .await;
-    let shop = SchemaCopyOptions::new(vec!["shop".to_string()]);
+    let shop = SchemaCopyOptions::new(SchemaScope::named(["shop"]));
     let err = schema_copy::copy(&source.url, &target.url, &shop)
         .await
         .unwrap_err()

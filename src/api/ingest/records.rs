@@ -333,9 +333,7 @@ mod tests {
                 oid: 1,
                 schema: "public".into(),
                 name: "t".into(),
-                unlogged: false,
-                columns: Vec::new(),
-                constraints: Vec::new(),
+                ..Table::default()
             },
             fields: vec![
                 field("id", PgKind::Int4, false),

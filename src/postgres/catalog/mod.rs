@@ -73,7 +73,7 @@ pub struct Sequence {
     pub owned_by: Option<(String, String)>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Table {
     pub oid: u32,
     pub schema: String,
@@ -81,9 +81,27 @@ pub struct Table {
     pub unlogged: bool,
     pub columns: Vec<Column>,
     pub constraints: Vec<Constraint>,
+    /// A partitioned table's key, as `pg_get_partkeydef` renders it: `RANGE (created_at)`.
+    pub partition_key: Option<String>,
+    /// A partition's parent and bound (`FOR VALUES FROM (..) TO (..)`, `DEFAULT`).
+    pub partition_of: Option<PartitionOf>,
+    /// The parents of a legacy `INHERITS` child, in declaration order.
+    pub inherits: Vec<QualifiedName>,
+    /// `REPLICA IDENTITY`: `d`efault, `n`othing, `f`ull or `i`ndex (see `replica_index`).
+    pub replica_identity: char,
+    pub replica_index: Option<String>,
 }
 
+/// `(schema, name)` of a relation.
+pub type QualifiedName = (String, String);
+
 #[derive(Debug, Clone)]
+pub struct PartitionOf {
+    pub parent: QualifiedName,
+    pub bound: String,
+}
+
+#[derive(Debug, Clone, Default)]
 pub struct Column {
     pub name: String,
     /// `format_type(atttypid, atttypmod)`: `character varying(255)`, `numeric(12,2)`, `public.mood[]`.
@@ -103,6 +121,11 @@ pub struct Column {
     /// The expression of a `GENERATED ALWAYS AS (...) STORED` column.
     pub generated: Option<String>,
     pub collation: Option<String>,
+    /// Declared by the table itself (not only inherited from a parent or a partitioned table).
+    pub local: bool,
+    /// Holds values its Arrow type cannot carry (NaN in a `numeric(p,s)`, an array of several
+    /// dimensions): read and written as its text form. Set by a read's snapshot probe.
+    pub irregular: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +146,11 @@ pub struct Constraint {
     pub columns: Vec<String>,
     /// For a foreign key: the referenced `(schema, table)` and columns.
     pub references: Option<(String, String, Vec<String>)>,
+    /// Comes with a parent's constraint (a partition's copy of a partitioned table's key, an
+    /// inherited check): created by the parent's, not on its own.
+    pub inherited: bool,
+    /// For a partition's key or unique constraint: the parent's index it is attached to.
+    pub attached_to: Option<QualifiedName>,
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +160,8 @@ pub struct Index {
     pub definition: String,
     /// The indexed table (or materialized view), in the index's schema.
     pub table: String,
+    /// For a partition's index: the partitioned table's index it is attached to.
+    pub attached_to: Option<QualifiedName>,
 }
 
 #[derive(Debug, Clone)]
@@ -181,6 +211,28 @@ impl Table {
         format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
     }
 
+    pub fn is_partitioned(&self) -> bool {
+        self.partition_key.is_some()
+    }
+
+    /// The table in a `FROM` clause: its own rows and, when partitioned, its partitions'
+    /// (a legacy inheritance parent's children are tables of their own, as for pg_dump).
+    pub fn from_clause(&self) -> String {
+        if self.is_partitioned() {
+            self.qualified()
+        } else {
+            format!("ONLY {}", self.qualified())
+        }
+    }
+
+    /// The relations this one is created after: its partition parent and inherited parents.
+    pub fn parents(&self) -> impl Iterator<Item = &QualifiedName> {
+        self.partition_of
+            .iter()
+            .map(|p| &p.parent)
+            .chain(self.inherits.iter())
+    }
+
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
@@ -201,6 +253,21 @@ impl Table {
 }
 
 impl Catalog {
+    /// The schemas of `url` but the system ones (`pg_*`, `information_schema`), sorted: what
+    /// pg_dump dumps by default.
+    pub async fn user_schemas(url: &DbUrl) -> Result<Vec<String>> {
+        let client = url.connect().await?;
+        let rows = client
+            .query(
+                "SELECT nspname::text FROM pg_namespace
+                 WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' ORDER BY 1",
+                &[],
+            )
+            .await
+            .map_err(|e| Error::pg("listing the schemas", e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// Read the given schemas of the database at `url`, in one snapshot; a schema that does
     /// not exist is an error.
     pub async fn load(url: &DbUrl, schemas: &[String]) -> Result<Self> {
@@ -276,20 +343,53 @@ impl Catalog {
         })
     }
 
-    /// Tables ordered so that every table comes after the tables its foreign keys reference
-    /// (self references and cycles are broken by name order).
+    /// Whether `table` is a partition of `root`, at any depth.
+    pub fn is_partition_of(&self, table: &Table, root: &Table) -> bool {
+        let mut parent = table.partition_of.as_ref().map(|p| &p.parent);
+        while let Some((schema, name)) = parent {
+            if (schema, name) == (&root.schema, &root.name) {
+                return true;
+            }
+            parent = self
+                .tables
+                .iter()
+                .find(|t| (&t.schema, &t.name) == (schema, name))
+                .and_then(|t| t.partition_of.as_ref().map(|p| &p.parent));
+        }
+        false
+    }
+
+    /// Tables ordered so that each comes after its partition parent and inherited parents:
+    /// the order they can be created in.
+    pub fn tables_in_creation_order(&self) -> Vec<&Table> {
+        self.ordered(|_| false)
+    }
+
+    /// Tables ordered so that every table comes after its parents and the tables its foreign
+    /// keys reference (self references and cycles are broken by name order): the order
+    /// they can be loaded in.
     pub fn tables_in_fk_order(&self) -> Vec<&Table> {
+        self.ordered(|_| true)
+    }
+
+    /// Topological order over parents, and over foreign keys where `follow_fks` says so.
+    fn ordered(&self, follow_fks: impl Fn(&Table) -> bool) -> Vec<&Table> {
         let mut done: Vec<&Table> = Vec::with_capacity(self.tables.len());
         let mut pending: Vec<&Table> = self.tables.iter().collect();
+        let placed = |done: &[&Table], (s, n): (&String, &String)| {
+            done.iter().any(|d| &d.schema == s && &d.name == n)
+                || !self.tables.iter().any(|x| &x.schema == s && &x.name == n)
+        };
         while !pending.is_empty() {
             let before = pending.len();
             pending.retain(|t| {
-                let ready = t.foreign_keys().all(|fk| {
-                    let (s, n, _) = fk.references.as_ref().expect("foreign keys reference");
-                    (s == &t.schema && n == &t.name)
-                        || done.iter().any(|d| &d.schema == s && &d.name == n)
-                        || !self.tables.iter().any(|x| &x.schema == s && &x.name == n)
-                });
+                let parents_ready = t.parents().all(|(s, n)| placed(&done, (s, n)));
+                let fks_ready = !follow_fks(t)
+                    || t.foreign_keys().all(|fk| {
+                        let (s, n, _) = fk.references.as_ref().expect("foreign keys reference");
+                        (s == &t.schema && n == &t.name) || placed(&done, (s, n))
+                    });
+                let ready = parents_ready && fks_ready;
                 if ready {
                     done.push(t);
                 }

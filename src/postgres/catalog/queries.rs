@@ -6,7 +6,7 @@ use tokio_postgres::{GenericClient, Row};
 
 use super::{
     Catalog, Column, Comment, Constraint, ConstraintKind, Domain, EnumType, Extension, Function,
-    Index, Sequence, Table, Trigger, View,
+    Index, PartitionOf, QualifiedName, Sequence, Table, Trigger, View,
 };
 use crate::error::{Error, Result};
 use crate::postgres::connect::DbUrl;
@@ -186,7 +186,16 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
     }
 
     async fn tables(&self) -> Result<Vec<Table>> {
-        let sql = "SELECT c.oid, n.nspname, c.relname, c.relpersistence = 'u', c.relkind::text
+        let sql = "SELECT c.oid, n.nspname, c.relname, c.relpersistence = 'u',
+                CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
+                CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END,
+                ARRAY(SELECT pn.nspname::text FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+                      JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE i.inhrelid = c.oid ORDER BY i.inhseqno),
+                ARRAY(SELECT p.relname::text FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+                      WHERE i.inhrelid = c.oid ORDER BY i.inhseqno),
+                c.relreplident::text,
+                (SELECT ic.relname FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid
+                 WHERE x.indrelid = c.oid AND x.indisreplident)
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p')
               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
@@ -194,21 +203,31 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
             ORDER BY n.nspname, c.relname";
         let mut tables = Vec::new();
         for r in self.rows("tables", sql).await? {
-            let (schema, name, kind): (String, String, String) = (r.get(1), r.get(2), r.get(4));
-            if kind == "p" {
-                return Err(Error::UnsupportedType {
-                    table: format!("{schema}.{name}"),
-                    column: "*".into(),
-                    reason: "partitioned tables are not supported yet".into(),
-                });
-            }
+            let bound: Option<String> = r.get(5);
+            let parent_schemas: Vec<String> = r.get(6);
+            let parent_names: Vec<String> = r.get(7);
+            let mut parents: Vec<QualifiedName> =
+                parent_schemas.into_iter().zip(parent_names).collect();
+            let partition_of = match bound {
+                Some(bound) if !parents.is_empty() => Some(PartitionOf {
+                    parent: parents.remove(0),
+                    bound,
+                }),
+                _ => None,
+            };
+            let replica: String = r.get(8);
             tables.push(Table {
                 oid: r.get(0),
-                schema,
-                name,
+                schema: r.get(1),
+                name: r.get(2),
                 unlogged: r.get(3),
                 columns: Vec::new(),
                 constraints: Vec::new(),
+                partition_key: r.get(4),
+                partition_of,
+                inherits: parents,
+                replica_identity: replica.chars().next().unwrap_or('d'),
+                replica_index: r.get(9),
             });
         }
         Ok(tables)
@@ -223,14 +242,15 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 t.typtype::text, coalesce(et.typname, bt.typname), a.atttypmod, a.attnotnull,
                 pg_get_expr(d.adbin, d.adrelid), nullif(a.attidentity, '')::text, nullif(a.attgenerated, '')::text,
                 CASE WHEN a.attcollation <> t.typcollation
-                     THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END
+                     THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END,
+                a.attislocal
             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_type t ON t.oid = a.atttypid
             LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
             LEFT JOIN pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd'
             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
             LEFT JOIN pg_collation co ON co.oid = a.attcollation LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
-            WHERE n.nspname = ANY($1) AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attrelid, a.attnum";
         let by_oid: HashMap<u32, usize> =
             tables.iter().enumerate().map(|(i, t)| (t.oid, i)).collect();
@@ -270,6 +290,8 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 identity_sequence,
                 generated: generated.and(default),
                 collation: r.get(11),
+                local: r.get(12),
+                irregular: false,
             });
         }
         Ok(())
@@ -281,8 +303,12 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o),
                 fn.nspname, fc.relname,
                 ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
-                      JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o)
-            FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                      JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o),
+                (con.contype = 'f' AND con.conparentid <> 0) OR (con.contype = 'c' AND NOT con.conislocal),
+                pin.nspname, pic.relname
+            FROM pg_constraint con
+            LEFT JOIN pg_inherits ih ON con.conparentid <> 0 AND con.contype IN ('p', 'u', 'x') AND ih.inhrelid = con.conindid
+            LEFT JOIN pg_class pic ON pic.oid = ih.inhparent LEFT JOIN pg_namespace pin ON pin.oid = pic.relnamespace JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             LEFT JOIN pg_class fc ON fc.oid = con.confrelid LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
             WHERE n.nspname = ANY($1) AND con.contype IN ('p', 'u', 'c', 'x', 'f')
             ORDER BY con.conrelid, con.contype, con.conname";
@@ -307,16 +333,20 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 definition: r.get(3),
                 columns: r.get(4),
                 references: ref_schema.zip(ref_table).map(|(s, t)| (s, t, r.get(7))),
+                inherited: r.get(8),
+                attached_to: r.get::<_, Option<String>>(9).zip(r.get(10)),
             });
         }
         Ok(())
     }
 
     async fn indexes(&self) -> Result<Vec<Index>> {
-        let sql = "SELECT n.nspname, ic.relname, pg_get_indexdef(i.indexrelid), tc.relname
+        let sql = "SELECT n.nspname, ic.relname, pg_get_indexdef(i.indexrelid), tc.relname, pn.nspname, pc.relname
             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
             JOIN pg_class tc ON tc.oid = i.indrelid
-            WHERE n.nspname = ANY($1) AND tc.relkind IN ('r', 'm')
+            LEFT JOIN pg_inherits ih ON ih.inhrelid = i.indexrelid
+            LEFT JOIN pg_class pc ON pc.oid = ih.inhparent LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+            WHERE n.nspname = ANY($1) AND tc.relkind IN ('r', 'm', 'p')
               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u', 'x'))
             ORDER BY n.nspname, ic.relname";
         Ok(self
@@ -328,6 +358,7 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 name: r.get(1),
                 definition: r.get(2),
                 table: r.get(3),
+                attached_to: r.get::<_, Option<String>>(4).zip(r.get(5)),
             })
             .collect())
     }
@@ -404,7 +435,7 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
     async fn triggers(&self) -> Result<Vec<Trigger>> {
         let sql = "SELECT n.nspname, c.relname, t.tgname, pg_get_triggerdef(t.oid), t.tgconstraint <> 0
             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = ANY($1) AND NOT t.tgisinternal ORDER BY n.nspname, c.relname, t.tgname";
+            WHERE n.nspname = ANY($1) AND NOT t.tgisinternal AND t.tgparentid = 0 ORDER BY n.nspname, c.relname, t.tgname";
         Ok(self
             .rows("triggers", sql)
             .await?
