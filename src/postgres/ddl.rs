@@ -444,10 +444,8 @@ fn create_table(catalog: &Catalog, t: &Table) -> String {
 /// `column WITH OPTIONS ..` for what a partition's column has that its parent's lacks.
 fn partition_column_options(c: &Column, parent: &Column) -> Option<String> {
     let mut options = String::new();
-    if c.default != parent.default && c.generated.is_none() {
-        if let Some(default) = &c.default {
-            let _ = write!(options, " DEFAULT {default}");
-        }
+    if let Some(default) = c.default.as_ref().filter(|_| c.default != parent.default) {
+        let _ = write!(options, " DEFAULT {default}");
     }
     if c.not_null && !parent.not_null {
         options.push_str(" NOT NULL");
