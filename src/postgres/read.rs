@@ -72,6 +72,11 @@ impl Default for ReadOptions {
     }
 }
 
+/// The relations that may hold the rows of table `$1` (a qualified name): the table itself
+/// and, for a partitioned table, its leaf partitions. Callers keep those with a heap.
+const HEAPS_OF_TABLE: &str = "(SELECT $1::text::regclass
+    UNION ALL SELECT relid FROM pg_partition_tree($1::text::regclass) WHERE isleaf)";
+
 /// An exported snapshot, valid while this control connection keeps its transaction open.
 pub struct Snapshot {
     client: Client,
@@ -123,12 +128,11 @@ impl Snapshot {
         let sql = "SELECT 'ONLY ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname),
                 (pg_relation_size(c.oid) / current_setting('block_size')::int8)::int8
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind = 'r' AND c.oid IN (SELECT $1::text::regclass
-                UNION ALL SELECT relid FROM pg_partition_tree($1::text::regclass) WHERE isleaf)
-            ORDER BY 1";
+            WHERE c.relkind = 'r' AND c.oid IN ";
+        let sql = format!("{sql}{HEAPS_OF_TABLE} ORDER BY 1");
         let rows = self
             .client
-            .query(sql, &[&table.qualified()])
+            .query(&sql, &[&table.qualified()])
             .await
             .map_err(|e| Error::pg(format!("sizing {}", table.full_name()), e))?;
         Ok(rows
@@ -142,10 +146,9 @@ impl Snapshot {
     /// dimensions or not starting at 1. One query, which stops at the first such value; only
     /// tables with such columns are scanned.
     pub async fn mark_irregular(&self, catalog: &Catalog, table: &mut Table) -> Result<()> {
-        let probes: Vec<(usize, String)> = read_columns(catalog, table)
+        let probes: Vec<(String, String)> = read_columns(catalog, table)
             .iter()
-            .enumerate()
-            .filter_map(|(i, (c, kind))| {
+            .filter_map(|(c, kind)| {
                 let q = quote_ident(&c.name);
                 let probe = match kind {
                     PgKind::Decimal { .. } => format!("{q} IN ('NaN', 'Infinity', '-Infinity')"),
@@ -154,7 +157,7 @@ impl Snapshot {
                     }
                     _ => return None,
                 };
-                Some((i, probe))
+                Some((c.name.clone(), probe))
             })
             .collect();
         if probes.is_empty() {
@@ -169,14 +172,10 @@ impl Snapshot {
             .query_one(&format!("SELECT {}", found.join(", ")), &[])
             .await
             .map_err(|e| Error::pg(format!("checking the values of {}", table.full_name()), e))?;
-        let names: Vec<String> = read_columns(catalog, table)
-            .iter()
-            .map(|(c, _)| c.name.clone())
-            .collect();
         let label = table.full_name();
-        for (n, (i, _)) in probes.iter().enumerate() {
+        for (n, (name, _)) in probes.iter().enumerate() {
             if row.get::<_, bool>(n) {
-                let column = table.columns.iter_mut().find(|c| c.name == names[*i]);
+                let column = table.columns.iter_mut().find(|c| &c.name == name);
                 if let Some(column) = column {
                     tracing::info!(table = %label, column = %column.name,
                         "holds values its Arrow type cannot carry: read as text");
@@ -190,12 +189,13 @@ impl Snapshot {
     /// The planner's estimate of the rows in `table`, partitions included (for progress
     /// bars; 0 when unknown).
     pub async fn estimated_rows(&self, table: &Table) -> Result<u64> {
-        let sql = "SELECT coalesce(sum(greatest(reltuples, 0)), 0)::int8 FROM pg_class
-            WHERE relkind = 'r' AND oid IN (SELECT $1::text::regclass
-                UNION ALL SELECT relid FROM pg_partition_tree($1::text::regclass) WHERE isleaf)";
+        let sql = format!(
+            "SELECT coalesce(sum(greatest(reltuples, 0)), 0)::int8 FROM pg_class
+             WHERE relkind = 'r' AND oid IN {HEAPS_OF_TABLE}"
+        );
         let row = self
             .client
-            .query_one(sql, &[&table.qualified()])
+            .query_one(&sql, &[&table.qualified()])
             .await
             .map_err(|e| Error::pg(format!("estimating the size of {}", table.full_name()), e))?;
         Ok(row.get::<_, i64>(0) as u64)
