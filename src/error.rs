@@ -39,6 +39,12 @@ pub enum Error {
     #[error("table {table} does not exist in {url}")]
     UnknownTable { table: String, url: String },
 
+    #[error(
+        "roles {roles} do not exist in {target}: create them there first, or pass --no-owner \
+         to leave out what names them"
+    )]
+    MissingRoles { roles: String, target: String },
+
     #[error("schema {schema} does not exist in {url}")]
     UnknownSchema { schema: String, url: String },
 

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::inspect::VerifyReport;
 use super::manifest::{
-    self, ColumnEntry, FORMAT_VERSION, FileEntry, Manifest, SequenceState, SnapshotInfo, TableEntry,
+    self, ColumnEntry, DatabaseSchema, FORMAT_VERSION, FileEntry, Manifest, SequenceState,
+    SnapshotInfo, TableEntry,
 };
 use crate::blocking::spawn_blocking;
 use crate::error::{Error, Result};
@@ -16,7 +17,7 @@ use crate::formats::{BatchEncoder, Compression, FileFormat};
 use crate::options::{Check, Problem};
 use crate::postgres::DbUrl;
 use crate::postgres::catalog::Table;
-use crate::postgres::ddl::table_ddl;
+use crate::postgres::ddl::{sections, table_ddl};
 use crate::postgres::read::{ReadOptions, Snapshot};
 use crate::postgres::selection::TableSelection;
 use crate::postgres::source::{Source, SourceOptions};
@@ -124,6 +125,18 @@ impl BackupJob {
         self
     }
 
+    /// The schemas' whole schema when every table of them is backed up (a backup of some
+    /// tables carries theirs only, as `pg_dump -t`).
+    fn whole_schema(&self, source: &Source) -> Option<DatabaseSchema> {
+        let selection = &self.options.selection;
+        (selection.tables.is_empty() && selection.exclude_tables.is_empty()).then(|| {
+            DatabaseSchema {
+                sections: sections(source.catalog()),
+                roles: source.catalog().roles().into_iter().collect(),
+            }
+        })
+    }
+
     pub async fn run(self) -> Result<BackupSummary> {
         let started = Instant::now();
         let options = &self.options;
@@ -147,6 +160,7 @@ impl BackupJob {
                 .compression
                 .unwrap_or(options.format.default_compression()),
             tables: Vec::new(),
+            database: self.whole_schema(&source),
         };
         tracing::info!(backup = %backup_id, at = %to, tables = source.tables().len(), "backup started");
         for table in source.tables() {

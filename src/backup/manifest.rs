@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::formats::{Compression, FileFormat};
-use crate::postgres::ddl::TableDdl;
+use crate::postgres::ddl::{Sections, TableDdl};
 use crate::storage::Location;
 
 /// The manifest's name in a backup directory.
@@ -28,6 +28,20 @@ pub struct Manifest {
     pub compression: Compression,
     /// In foreign-key order: parents before the tables that reference them.
     pub tables: Vec<TableEntry>,
+    /// The whole schema of the backed-up schemas (every object kind, owners and
+    /// privileges), when the backup took every table of them: what a restore of the whole
+    /// backup recreates around the rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseSchema>,
+}
+
+/// A backup's whole schema, in the two sections a restore runs around the rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatabaseSchema {
+    #[serde(flatten)]
+    pub sections: Sections,
+    /// The roles it names (owners, grantees, policies): the target must have them.
+    pub roles: Vec<String>,
 }
 
 /// Where the data came from (never a password).

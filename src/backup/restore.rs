@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use super::inspect::{check_file, open};
-use super::manifest::{Manifest, TableEntry};
+use super::manifest::{DatabaseSchema, Manifest, TableEntry};
 use crate::error::{Error, Result};
 use crate::formats::READ_BATCH_ROWS;
 use crate::options::{Check, Problem};
@@ -22,6 +22,7 @@ use crate::postgres::connect::{quote_ident, quote_literal};
 use crate::postgres::ddl::SESSION_SETTINGS;
 use crate::postgres::load::Load;
 use crate::postgres::read::{conform, read_columns, read_schema};
+use crate::postgres::roles::{missing_roles, missing_roles_error};
 use crate::postgres::types::PgKind;
 use crate::postgres::write::{LoadColumns, LoadMode};
 use crate::storage::{Location, S3Options, check_location};
@@ -208,6 +209,13 @@ impl RestoreJob {
                 seconds: 0.0,
             });
         }
+        let whole = self.whole_schema(&manifest, &plan);
+        if let Some(schema) = whole.filter(|_| !(missing_database && options.dry_run)) {
+            let missing = missing_roles(&self.target, &schema.roles).await?;
+            if !missing.is_empty() {
+                return Err(missing_roles_error(&missing, &self.target));
+            }
+        }
         if options.dry_run {
             return Ok(plan);
         }
@@ -222,6 +230,20 @@ impl RestoreJob {
         )
         .await?;
         Ok(plan)
+    }
+
+    /// The backup's whole schema, when the whole backup goes into a database without its
+    /// tables: it is recreated around the rows. Otherwise each table's own DDL is.
+    fn whole_schema<'m>(
+        &self,
+        manifest: &'m Manifest,
+        plan: &RestorePlan,
+    ) -> Option<&'m DatabaseSchema> {
+        manifest.database.as_ref().filter(|_| {
+            self.options.tables.is_empty()
+                && self.options.into_schema.is_none()
+                && plan.tables.iter().all(|t| t.action == TableAction::Create)
+        })
     }
 
     /// The manifest's tables this restore takes, in the manifest's (foreign-key) order.
@@ -251,6 +273,7 @@ impl RestoreJob {
         target_schemas: &[String],
         plan: &mut RestorePlan,
     ) -> Result<()> {
+        let whole = self.whole_schema(manifest, plan);
         let mut client = self.target.connect().await?;
         let load = Load::begin(&mut client, "the restore").await?;
         let tx = load.tx();
@@ -261,8 +284,11 @@ impl RestoreJob {
         }
         let actions: Vec<TableAction> = plan.tables.iter().map(|t| t.action).collect();
         let created = |i: usize| actions[i] == TableAction::Create;
+        if let Some(schema) = whole {
+            run_all(tx, &schema.sections.pre_data, names, "the schema").await?;
+        }
         for (i, entry) in entries.iter().enumerate() {
-            if created(i) {
+            if created(i) && whole.is_none() {
                 run_all(tx, &entry.ddl.create, names, &entry.qualified()).await?;
             }
         }
@@ -308,13 +334,19 @@ impl RestoreJob {
             plan.tables[i].seconds = started.elapsed().as_secs_f64();
             tracing::info!(table = %qualified, rows, "restored");
         }
+        // After the rows: keys, indexes, views (materialized ones computed from the rows),
+        // triggers, privileges.
+        if let Some(schema) = whole {
+            run_all(tx, &schema.sections.post_data, names, "the schema").await?;
+        }
+        let own_ddl = |i: usize| created(i) && whole.is_none();
         for (i, entry) in entries.iter().enumerate() {
-            if created(i) {
+            if own_ddl(i) {
                 run_all(tx, &entry.ddl.constraints, names, &entry.qualified()).await?;
             }
         }
         for (i, entry) in entries.iter().enumerate() {
-            if created(i) {
+            if own_ddl(i) {
                 run_all(tx, &entry.ddl.foreign_keys, names, &entry.qualified()).await?;
                 run_all(tx, &entry.ddl.indexes, names, &entry.qualified()).await?;
             }
@@ -342,7 +374,10 @@ async fn run_all(
     for statement in statements {
         tx.batch_execute(&names.rewrite(statement))
             .await
-            .map_err(|e| Error::pg(format!("recreating {table}"), e))?;
+            .map_err(|e| {
+                let head = statement.lines().next().unwrap_or_default().trim();
+                Error::pg(format!("recreating {table} (`{head}`)"), e)
+            })?;
     }
     Ok(())
 }

@@ -35,11 +35,22 @@ pub struct SourceArgs {
     source: DbUrl,
     #[command(flatten)]
     schemas: SchemaArgs,
+    /// Leave out owners: objects belong to whoever runs the script, as pg_dump -O; a copy
+    /// then leaves out, with a warning, grants and policy roles the target lacks.
+    #[arg(long, short = 'O')]
+    no_owner: bool,
+    /// Leave out privileges (GRANT, ALTER DEFAULT PRIVILEGES), as pg_dump -x.
+    #[arg(long, short = 'x')]
+    no_privileges: bool,
 }
 
 impl SourceArgs {
     fn options(&self) -> SchemaCopyOptions {
-        SchemaCopyOptions::new(self.schemas.scope())
+        SchemaCopyOptions {
+            scope: self.schemas.scope(),
+            no_owner: self.no_owner,
+            no_privileges: self.no_privileges,
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod connect;
 pub mod ddl;
 pub mod load;
 pub mod read;
+pub mod roles;
 pub mod schema_copy;
 pub mod selection;
 pub mod source;

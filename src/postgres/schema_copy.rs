@@ -8,6 +8,7 @@ use crate::options::{Check, Problem};
 use crate::postgres::catalog::Catalog;
 use crate::postgres::connect::DbUrl;
 use crate::postgres::ddl::{SESSION_SETTINGS, statements};
+use crate::postgres::roles::check_roles;
 use crate::postgres::selection::SchemaScope;
 
 /// The options of a schema copy (YAML: the `schema_copy` step beside `source` and `target`).
@@ -17,16 +18,32 @@ pub struct SchemaCopyOptions {
     /// The schemas to copy; every non-system schema when empty.
     #[serde(flatten)]
     pub scope: SchemaScope,
+    /// Leave out owners: objects belong to whoever applies the script (pg_dump -O); grants
+    /// and policies naming a role the target lacks are left out with a warning.
+    pub no_owner: bool,
+    /// Leave out privileges and default privileges (pg_dump -x).
+    pub no_privileges: bool,
 }
 
 impl SchemaCopyOptions {
     pub fn new(scope: SchemaScope) -> Self {
-        SchemaCopyOptions { scope }
+        SchemaCopyOptions {
+            scope,
+            ..Default::default()
+        }
     }
 
-    /// The catalog of the schemas in `source`.
+    /// The catalog of the schemas in `source`, without what `no_owner` and
+    /// `no_privileges` leave out.
     pub async fn load_catalog(&self, source: &DbUrl) -> Result<Catalog> {
-        self.scope.load_catalog(source).await
+        let mut catalog = self.scope.load_catalog(source).await?;
+        if self.no_owner {
+            catalog.without_owners();
+        }
+        if self.no_privileges {
+            catalog.without_privileges();
+        }
+        Ok(catalog)
     }
 }
 
@@ -56,7 +73,8 @@ pub async fn copy(
     options: &SchemaCopyOptions,
 ) -> Result<SchemaCopySummary> {
     options.problems()?;
-    let catalog = options.load_catalog(source).await?;
+    let mut catalog = options.load_catalog(source).await?;
+    check_roles(&mut catalog, target, options.no_owner).await?;
     let statements = statements(&catalog);
     apply(target, &statements).await?;
     Ok(SchemaCopySummary {

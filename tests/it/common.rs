@@ -121,10 +121,10 @@ pub fn drop_database(admin: DbUrl, name: String) {
     .join();
 }
 
-/// `pg_dump --schema-only --no-owner` of `schemas` (the whole database when empty), without
+/// `pg_dump --schema-only` (owners and privileges included) of `schemas` (the whole database when empty), without
 /// comments, blank lines and the per-run `\restrict` key.
 pub fn normalised_dump(db: &TestDb, schemas: &[&str]) -> String {
-    let mut args = vec!["--schema-only", "--no-owner", "-d", db.url.expose()];
+    let mut args = vec!["--schema-only", "-d", db.url.expose()];
     for schema in schemas {
         args.extend(["-n", schema]);
     }

@@ -502,3 +502,100 @@ fn a_server_that_is_not_up_yet_is_retried_and_the_log_says_so() {
     assert!(text.contains("Connection refused"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
 }
+
+/// Roles belong to a cluster: a copy or restore into one that lacks the source's roles
+/// (this one has no `postgres` either) names them before applying anything, and
+/// `--no-owner` leaves out what names them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_without_the_sources_roles_is_named_or_left_out() {
+    let server = TlsServer::get();
+    let source = crate::common::TestDb::new().await;
+    source
+        .execute(
+            &std::fs::read_to_string(crate::common::repo_file(
+                "tests/it/fixtures/partitioned_store.sql",
+            ))
+            .unwrap(),
+        )
+        .await;
+    let target = server.database().await;
+    let target_url = server.url(&target.name);
+    let copy = |extra: &[&str]| {
+        let mut args = vec![
+            "schema",
+            "copy",
+            "--source",
+            source.url.expose(),
+            "--target",
+            &target_url,
+        ];
+        args.extend(extra);
+        server.lakeshift(&args)
+    };
+    let refused = copy(&[]);
+    assert_fails_with(
+        &refused,
+        "roles lakeshift_clerk, lakeshift_reader, postgres do not exist",
+    );
+    assert_fails_with(&refused, "--no-owner");
+    let schemas =
+        "SELECT count(*) FROM pg_namespace WHERE nspname IN ('sales', 'catalog', 'audit')";
+    assert_eq!(target.value(schemas).await, "0", "nothing was applied");
+
+    let copied = copy(&["--no-owner"]);
+    assert_ok(&copied, "schema copy --no-owner");
+    let warnings = stderr(&copied);
+    for left_out in [
+        "left out grant on sales.orders",
+        "left out policy orders_by_region on sales.orders",
+        "left out default privileges of lakeshift_clerk on TABLES",
+    ] {
+        assert!(warnings.contains(left_out), "{left_out}: {warnings}");
+    }
+    assert_eq!(target.value(schemas).await, "3");
+    // Owned by whoever applied it; the policy for PUBLIC kept, those of missing roles not.
+    assert_eq!(
+        target
+            .value("SELECT tableowner FROM pg_tables WHERE tablename = 'login_events'")
+            .await,
+        server.user
+    );
+    assert_eq!(
+        target
+            .value("SELECT string_agg(policyname, ',' ORDER BY policyname) FROM pg_policies")
+            .await,
+        "products_visible"
+    );
+    assert_eq!(
+        target
+            .value(
+                "SELECT relforcerowsecurity FROM pg_class WHERE oid = 'catalog.products'::regclass"
+            )
+            .await,
+        "true"
+    );
+
+    // A whole backup names its roles too, before its restore writes anything.
+    let dir = tempfile::tempdir().unwrap();
+    let backup = server.lakeshift(&[
+        "backup",
+        "--source",
+        source.url.expose(),
+        "--to",
+        path_str(dir.path()),
+    ]);
+    assert_ok(&backup, "backup");
+    let restored = server.database().await;
+    let restore = server.lakeshift(&[
+        "restore",
+        "--target",
+        &server.url(&restored.name),
+        "--from",
+        path_str(dir.path()),
+    ]);
+    assert_fails_with(
+        &restore,
+        "roles lakeshift_clerk, lakeshift_reader, postgres do not exist",
+    );
+    assert_eq!(restored.value(schemas).await, "0");
+}

@@ -290,3 +290,36 @@ async fn scope_never_fails_for_what_it_leaves_out() {
     ));
     assert!(none.contains("schema nope does not exist"), "{none}");
 }
+
+/// A reader a table's policies apply to would see some of its rows only: the read fails
+/// naming the table rather than leave rows out of a backup silently.
+#[tokio::test(flavor = "multi_thread")]
+async fn row_level_security_never_hides_rows_from_a_read() {
+    let db = TestDb::new().await;
+    db.execute(
+        "DO $$ BEGIN CREATE ROLE lakeshift_rls_reader LOGIN;
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+         CREATE TABLE public.notes (id int PRIMARY KEY, author text);
+         INSERT INTO public.notes SELECT g, CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END
+         FROM generate_series(1, 10) g;
+         ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY only_a ON public.notes USING (author = 'a');
+         GRANT USAGE ON SCHEMA public TO lakeshift_rls_reader;
+         GRANT SELECT ON public.notes TO lakeshift_rls_reader;",
+    )
+    .await;
+    let as_reader = db
+        .url
+        .expose()
+        .replacen("://postgres@", "://lakeshift_rls_reader@", 1);
+    assert_ne!(as_reader, db.url.expose(), "the test URL names its user");
+    let reader = lakeshift::postgres::DbUrl::parse(&as_reader).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let failed = error_of(&lakeshift(&reader, &["backup", "--to", path(dir.path())]));
+    assert!(
+        failed.contains("public.notes") && failed.contains("row-level security"),
+        "{failed}"
+    );
+    // The owner (or a role with BYPASSRLS) reads every row.
+    stdout_of(&lakeshift(&db.url, &["backup", "--to", path(dir.path())]));
+}

@@ -1,12 +1,23 @@
-//! Introspection: what a set of Postgres schemas contains (tables with their columns, keys and
-//! constraints, sequences, types, indexes, views, functions, triggers, comments), read from the
-//! system catalogs in one repeatable-read snapshot.
+//! Introspection: what a set of Postgres schemas contains, read from the system catalogs in
+//! one repeatable-read snapshot. Tables (columns, keys, partitions), sequences, indexes,
+//! views and comments are read here ([`queries`]); types and collations in [`types`];
+//! functions and aggregates in [`routines`]; triggers, rules, policies and statistics in
+//! [`table_objects`]; owners and privileges in [`access`].
 //!
 //! Queries run with `search_path = pg_catalog`, as pg_dump does, so every name the server
 //! renders (`format_type`, `pg_get_expr`, `pg_get_viewdef`, ...) comes back schema-qualified
 //! and the DDL built from it means the same thing in any database.
 
+mod access;
 mod queries;
+mod routines;
+mod table_objects;
+mod types;
+
+pub use access::{DefaultPrivileges, Grant, ObjectAccess};
+pub use routines::{Aggregate, Function};
+pub use table_objects::{Policy, Rule, Statistics, Trigger};
+pub use types::{Collation, CompositeType, Domain, EnumType, RangeType};
 
 use tokio_postgres::Transaction;
 
@@ -19,42 +30,32 @@ pub struct Catalog {
     pub schemas: Vec<String>,
     /// Extensions the schemas' objects use (or that live in them), but plpgsql.
     pub extensions: Vec<Extension>,
+    pub collations: Vec<Collation>,
     pub enums: Vec<EnumType>,
     pub domains: Vec<Domain>,
+    pub composite_types: Vec<CompositeType>,
+    pub range_types: Vec<RangeType>,
     pub sequences: Vec<Sequence>,
     pub tables: Vec<Table>,
     pub indexes: Vec<Index>,
     /// Views and materialized views, each after the views it reads.
     pub views: Vec<View>,
     pub functions: Vec<Function>,
+    pub aggregates: Vec<Aggregate>,
     pub triggers: Vec<Trigger>,
+    pub rules: Vec<Rule>,
+    pub policies: Vec<Policy>,
+    pub statistics: Vec<Statistics>,
     pub comments: Vec<Comment>,
+    /// Owners and privileges of every object above, and of the schemas.
+    pub access: Vec<ObjectAccess>,
+    pub default_privileges: Vec<DefaultPrivileges>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Extension {
     pub name: String,
     pub schema: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct EnumType {
-    pub schema: String,
-    pub name: String,
-    pub labels: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Domain {
-    pub schema: String,
-    pub name: String,
-    /// The base type as `format_type` renders it, modifiers included.
-    pub base_type: String,
-    pub not_null: bool,
-    pub default: Option<String>,
-    pub collation: Option<String>,
-    /// `(name, definition)` of each CHECK constraint.
-    pub checks: Vec<(String, String)>,
 }
 
 /// Options of a sequence (also those of an identity column's implicit sequence).
@@ -90,6 +91,9 @@ pub struct Table {
     /// `REPLICA IDENTITY`: `d`efault, `n`othing, `f`ull or `i`ndex (see `replica_index`).
     pub replica_identity: char,
     pub replica_index: Option<String>,
+    /// `ENABLE ROW LEVEL SECURITY`, and `FORCE` (the owner is held to the policies too).
+    pub row_security: bool,
+    pub force_row_security: bool,
 }
 
 /// `(schema, name)` of a relation.
@@ -171,26 +175,6 @@ pub struct View {
     pub materialized: bool,
     pub definition: String,
     pub options: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Function {
-    pub schema: String,
-    pub name: String,
-    pub identity_args: String,
-    pub is_procedure: bool,
-    pub definition: String,
-    /// Reads a table or a table's row type, so it must be created after the tables.
-    pub needs_tables: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct Trigger {
-    pub schema: String,
-    pub table: String,
-    pub name: String,
-    pub definition: String,
-    pub is_constraint: bool,
 }
 
 /// `COMMENT ON <object_kind> <identity> IS <text>`.

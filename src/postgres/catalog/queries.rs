@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use tokio_postgres::{GenericClient, Row};
 
 use super::{
-    Catalog, Column, Comment, Constraint, ConstraintKind, Domain, EnumType, Extension, Function,
-    Index, PartitionOf, QualifiedName, Sequence, Table, Trigger, View,
+    Catalog, Column, Comment, Constraint, ConstraintKind, Extension, Index, PartitionOf,
+    QualifiedName, Sequence, Table, View,
 };
 use crate::error::{Error, Result};
 use crate::postgres::connect::DbUrl;
 
-pub(super) struct Queries<'a, C> {
+pub(crate) struct Queries<'a, C> {
     pub(super) client: &'a C,
     pub(super) schemas: &'a [String],
     /// A schema that does not exist is an error (otherwise it is left out).
@@ -19,7 +19,7 @@ pub(super) struct Queries<'a, C> {
 }
 
 impl<C: GenericClient + Sync> Queries<'_, C> {
-    async fn rows(&self, what: &str, sql: &str) -> Result<Vec<Row>> {
+    pub(super) async fn rows(&self, what: &str, sql: &str) -> Result<Vec<Row>> {
         self.client
             .query(sql, &[&self.schemas])
             .await
@@ -55,8 +55,11 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 .cloned()
                 .collect(),
             extensions: self.extensions().await?,
+            collations: self.collations().await?,
             enums: self.enums().await?,
             domains: self.domains().await?,
+            composite_types: self.composite_types().await?,
+            range_types: self.range_types().await?,
             sequences: sequences
                 .into_iter()
                 .filter(|s| !s.1)
@@ -66,8 +69,14 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
             indexes: self.indexes().await?,
             views: self.views().await?,
             functions: self.functions().await?,
+            aggregates: self.aggregates().await?,
             triggers: self.triggers().await?,
+            rules: self.rules().await?,
+            policies: self.policies().await?,
+            statistics: self.statistics().await?,
             comments: self.comments().await?,
+            access: self.access().await?,
+            default_privileges: self.default_privileges().await?,
         })
     }
 
@@ -97,54 +106,6 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
             .map(|r| Extension {
                 name: r.get(0),
                 schema: r.get(1),
-            })
-            .collect())
-    }
-
-    async fn enums(&self) -> Result<Vec<EnumType>> {
-        let sql = "SELECT n.nspname, t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
-            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
-            WHERE n.nspname = ANY($1) GROUP BY 1, 2 ORDER BY 1, 2";
-        Ok(self
-            .rows("enum types", sql)
-            .await?
-            .iter()
-            .map(|r| EnumType {
-                schema: r.get(0),
-                name: r.get(1),
-                labels: r.get(2),
-            })
-            .collect())
-    }
-
-    async fn domains(&self) -> Result<Vec<Domain>> {
-        let sql = "SELECT n.nspname, t.typname, format_type(t.typbasetype, t.typtypmod), t.typnotnull, t.typdefault,
-                CASE WHEN t.typcollation <> 0 AND t.typcollation <> bt.typcollation
-                     THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END,
-                coalesce(array_agg(c.conname::text ORDER BY c.conname) FILTER (WHERE c.oid IS NOT NULL), '{}'),
-                coalesce(array_agg(pg_get_constraintdef(c.oid) ORDER BY c.conname) FILTER (WHERE c.oid IS NOT NULL), '{}')
-            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-            JOIN pg_type bt ON bt.oid = t.typbasetype
-            LEFT JOIN pg_collation co ON co.oid = t.typcollation LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
-            LEFT JOIN pg_constraint c ON c.contypid = t.oid AND c.contype = 'c'
-            WHERE t.typtype = 'd' AND n.nspname = ANY($1)
-            GROUP BY t.oid, n.nspname, t.typname, bt.typcollation, cn.nspname, co.collname ORDER BY t.oid";
-        Ok(self
-            .rows("domains", sql)
-            .await?
-            .iter()
-            .map(|r| {
-                let names: Vec<String> = r.get(6);
-                let defs: Vec<String> = r.get(7);
-                Domain {
-                    schema: r.get(0),
-                    name: r.get(1),
-                    base_type: r.get(2),
-                    not_null: r.get(3),
-                    default: r.get(4),
-                    collation: r.get(5),
-                    checks: names.into_iter().zip(defs).collect(),
-                }
             })
             .collect())
     }
@@ -195,7 +156,8 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                       WHERE i.inhrelid = c.oid ORDER BY i.inhseqno),
                 c.relreplident::text,
                 (SELECT ic.relname FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid
-                 WHERE x.indrelid = c.oid AND x.indisreplident)
+                 WHERE x.indrelid = c.oid AND x.indisreplident),
+                c.relrowsecurity, c.relforcerowsecurity
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p')
               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
@@ -228,6 +190,8 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 inherits: parents,
                 replica_identity: replica.chars().next().unwrap_or('d'),
                 replica_index: r.get(9),
+                row_security: r.get(10),
+                force_row_security: r.get(11),
             });
         }
         Ok(tables)
@@ -405,51 +369,6 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
         Ok(ordered)
     }
 
-    async fn functions(&self) -> Result<Vec<Function>> {
-        let sql = "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), p.prokind = 'p',
-                pg_get_functiondef(p.oid),
-                EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
-                        AND (d.refclassid = 'pg_class'::regclass
-                             OR (d.refclassid = 'pg_type'::regclass
-                                 AND EXISTS (SELECT 1 FROM pg_type t WHERE t.oid = d.refobjid AND t.typrelid <> 0))))
-            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-            WHERE n.nspname = ANY($1) AND p.prokind IN ('f', 'p', 'w')
-              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
-                              AND d.objid = p.oid AND d.deptype = 'e')
-            ORDER BY n.nspname, p.proname, p.oid";
-        Ok(self
-            .rows("functions", sql)
-            .await?
-            .iter()
-            .map(|r| Function {
-                schema: r.get(0),
-                name: r.get(1),
-                identity_args: r.get(2),
-                is_procedure: r.get(3),
-                definition: r.get::<_, String>(4).trim_end().to_string(),
-                needs_tables: r.get(5),
-            })
-            .collect())
-    }
-
-    async fn triggers(&self) -> Result<Vec<Trigger>> {
-        let sql = "SELECT n.nspname, c.relname, t.tgname, pg_get_triggerdef(t.oid), t.tgconstraint <> 0
-            FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = ANY($1) AND NOT t.tgisinternal AND t.tgparentid = 0 ORDER BY n.nspname, c.relname, t.tgname";
-        Ok(self
-            .rows("triggers", sql)
-            .await?
-            .iter()
-            .map(|r| Trigger {
-                schema: r.get(0),
-                table: r.get(1),
-                name: r.get(2),
-                definition: r.get(3),
-                is_constraint: r.get(4),
-            })
-            .collect())
-    }
-
     async fn comments(&self) -> Result<Vec<Comment>> {
         let sql = "SELECT o.type, o.identity, d.description
             FROM pg_description d, LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) o
@@ -462,11 +381,12 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 "table column" | "view column" | "materialized view column" => {
                     ("COLUMN".to_string(), identity)
                 }
-                "table constraint" | "trigger" | "domain constraint" => {
-                    let keyword = if kind == "trigger" {
-                        "TRIGGER"
-                    } else {
-                        "CONSTRAINT"
+                "table constraint" | "trigger" | "domain constraint" | "rule" | "policy" => {
+                    let keyword = match kind.as_str() {
+                        "trigger" => "TRIGGER",
+                        "rule" => "RULE",
+                        "policy" => "POLICY",
+                        _ => "CONSTRAINT",
                     };
                     let on = if kind == "domain constraint" {
                         " ON DOMAIN "
@@ -479,7 +399,10 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                     (keyword.to_string(), format!("{name}{on}{table}"))
                 }
                 "table" | "view" | "materialized view" | "sequence" | "index" | "function"
-                | "procedure" | "schema" | "type" | "domain" => (kind.to_uppercase(), identity),
+                | "procedure" | "aggregate" | "schema" | "type" | "domain" | "collation" => {
+                    (kind.to_uppercase(), identity)
+                }
+                "statistics object" => ("STATISTICS".to_string(), identity),
                 _ => continue,
             };
             comments.push(Comment {

@@ -1,73 +1,14 @@
-//! DDL from the catalog: an idempotent SQL script that recreates a schema's metadata.
-//!
-//! Order: schemas, the extensions their objects use, enum and domain types, functions that
-//! need no table, sequences, tables, sequence ownership, keys/unique/check/exclusion
-//! constraints, foreign keys (after every table), functions that read tables, views (each
-//! after the views it reads), indexes (after materialized views, which can carry them),
-//! triggers, comments. Every statement is written
-//! so that running the script again changes nothing: `IF NOT EXISTS`, `OR REPLACE`, or a
-//! `DO` block that checks the catalog first.
+//! Tables and what belongs to each: sequences, columns, partitions, keys, foreign keys,
+//! indexes, replica identity.
 
 use std::fmt::Write as _;
 
+use super::types::{create_collation, create_composite, create_domain, create_enum, create_range};
+use super::{create_extension, if_missing, qualified};
 use crate::postgres::catalog::{
-    Catalog, Column, Constraint, ConstraintKind, Domain, EnumType, Extension, Index, QualifiedName,
-    Sequence, Table, View,
+    Catalog, Column, Constraint, ConstraintKind, Index, QualifiedName, Sequence, Table,
 };
 use crate::postgres::connect::{quote_ident, quote_literal};
-
-/// The statements that recreate `catalog`, in dependency order, without transaction control.
-pub fn statements(catalog: &Catalog) -> Vec<String> {
-    let mut out = Vec::new();
-    for schema in &catalog.schemas {
-        out.push(format!(
-            "CREATE SCHEMA IF NOT EXISTS {}",
-            quote_ident(schema)
-        ));
-    }
-    for extension in &catalog.extensions {
-        out.extend(create_extension(catalog, extension));
-    }
-    out.extend(catalog.enums.iter().map(create_enum));
-    out.extend(catalog.domains.iter().map(create_domain));
-    let (late, early): (Vec<_>, Vec<_>) = catalog.functions.iter().partition(|f| f.needs_tables);
-    out.extend(early.iter().map(|f| f.definition.clone()));
-    out.extend(catalog.sequences.iter().map(create_sequence));
-    let tables = catalog.tables_in_creation_order();
-    out.extend(tables.iter().map(|t| create_table(catalog, t)));
-    out.extend(catalog.sequences.iter().filter_map(sequence_owner));
-    out.extend(keys_and_checks(&tables));
-    out.extend(foreign_keys(&tables));
-    out.extend(late.iter().map(|f| f.definition.clone()));
-    out.extend(catalog.views.iter().map(create_view));
-    out.extend(indexes(catalog, &tables));
-    out.extend(tables.iter().filter_map(|t| replica_identity(t)));
-    for trigger in &catalog.triggers {
-        out.push(if trigger.is_constraint {
-            if_missing(
-                &format!(
-                    "SELECT 1 FROM pg_trigger WHERE tgname = {} AND tgrelid = {}::regclass",
-                    quote_literal(&trigger.name),
-                    quote_literal(&qualified(&trigger.schema, &trigger.table))
-                ),
-                &trigger.definition,
-            )
-        } else {
-            trigger
-                .definition
-                .replacen("CREATE TRIGGER", "CREATE OR REPLACE TRIGGER", 1)
-        });
-    }
-    for comment in &catalog.comments {
-        out.push(format!(
-            "COMMENT ON {} {} IS {}",
-            comment.object_kind,
-            comment.identity,
-            quote_literal(&comment.text)
-        ));
-    }
-    out
-}
 
 /// The statements that recreate one table on its own, in three phases: a restore creates
 /// the table, loads its rows, then adds its keys and indexes (a backup's manifest carries
@@ -111,37 +52,54 @@ pub fn table_ddl(catalog: &Catalog, table: &Table) -> TableDdl {
                 })
         })
     };
-    let mut create = vec![format!(
-        "CREATE SCHEMA IF NOT EXISTS {}",
-        quote_ident(&table.schema)
-    )];
+    // Every collation (cheap; columns and composite types' attributes may use them), the
+    // types the columns use, the sequences they draw from.
+    let collations = &catalog.collations;
+    let enums: Vec<_> = catalog
+        .enums
+        .iter()
+        .filter(|e| uses_type(&e.name))
+        .collect();
+    let domains: Vec<_> = catalog
+        .domains
+        .iter()
+        .filter(|d| uses_type(&d.name))
+        .collect();
+    let composites: Vec<_> = (catalog.composite_types.iter())
+        .filter(|t| uses_type(&t.name))
+        .collect();
+    let ranges: Vec<_> = (catalog.range_types.iter())
+        .filter(|t| uses_type(&t.name))
+        .collect();
+    let sequences: Vec<&Sequence> = catalog.sequences.iter().filter(|s| owned_here(s)).collect();
+    // Each object's schema first: a partition or a type may live in another one.
+    let mut schemas: Vec<&String> = Vec::new();
+    let all_schemas = (tables.iter().map(|t| &t.schema))
+        .chain(collations.iter().map(|c| &c.schema))
+        .chain(enums.iter().map(|e| &e.schema))
+        .chain(domains.iter().map(|d| &d.schema))
+        .chain(composites.iter().map(|t| &t.schema))
+        .chain(ranges.iter().map(|t| &t.schema))
+        .chain(sequences.iter().map(|s| &s.schema));
+    for schema in all_schemas {
+        if !schemas.contains(&schema) {
+            schemas.push(schema);
+        }
+    }
+    let mut create: Vec<String> = schemas
+        .iter()
+        .map(|s| format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(s)))
+        .collect();
     for extension in &catalog.extensions {
         create.extend(create_extension(catalog, extension));
     }
-    create.extend(
-        catalog
-            .enums
-            .iter()
-            .filter(|e| uses_type(&e.name))
-            .map(create_enum),
-    );
-    create.extend(
-        catalog
-            .domains
-            .iter()
-            .filter(|d| uses_type(&d.name))
-            .map(create_domain),
-    );
-    let sequences: Vec<&Sequence> = catalog.sequences.iter().filter(|s| owned_here(s)).collect();
+    create.extend(collations.iter().map(create_collation));
+    create.extend(enums.iter().map(|e| create_enum(e)));
+    create.extend(domains.iter().map(|d| create_domain(d)));
+    create.extend(composites.iter().map(|t| create_composite(t)));
+    create.extend(ranges.iter().map(|t| create_range(t)));
     create.extend(sequences.iter().map(|s| create_sequence(s)));
-    for t in &tables {
-        // A partition may live in another schema than its parent.
-        let schema = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&t.schema));
-        if !create.contains(&schema) {
-            create.push(schema);
-        }
-        create.push(create_table(catalog, t));
-    }
+    create.extend(tables.iter().map(|t| create_table(catalog, t)));
     create.extend(sequences.iter().filter_map(|s| sequence_owner(s)));
     let mut indexes = indexes(catalog, &tables);
     indexes.extend(tables.iter().filter_map(|t| replica_identity(t)));
@@ -156,7 +114,7 @@ pub fn table_ddl(catalog: &Catalog, table: &Table) -> TableDdl {
 /// Keys, unique, check and exclusion constraints of `tables` (parents first), each declared
 /// on its own table; a partition's key is then attached to its parent's (as pg_dump does,
 /// so every partition keeps its own constraint name).
-fn keys_and_checks(tables: &[&Table]) -> Vec<String> {
+pub(super) fn keys_and_checks(tables: &[&Table]) -> Vec<String> {
     let all: Vec<(&Table, &Constraint)> = tables
         .iter()
         .flat_map(|t| t.constraints.iter().map(move |c| (*t, c)))
@@ -174,7 +132,7 @@ fn keys_and_checks(tables: &[&Table]) -> Vec<String> {
 }
 
 /// Foreign keys of `tables`, but those a partition has from its parent's.
-fn foreign_keys(tables: &[&Table]) -> Vec<String> {
+pub(super) fn foreign_keys(tables: &[&Table]) -> Vec<String> {
     tables
         .iter()
         .flat_map(|t| {
@@ -187,7 +145,7 @@ fn foreign_keys(tables: &[&Table]) -> Vec<String> {
 
 /// The indexes on `tables` (and on the catalog's materialized views when `tables` is the
 /// whole catalog), then the attachments of partitions' indexes to their parents'.
-fn indexes(catalog: &Catalog, tables: &[&Table]) -> Vec<String> {
+pub(super) fn indexes(catalog: &Catalog, tables: &[&Table]) -> Vec<String> {
     let whole = tables.len() == catalog.tables.len();
     let chosen: Vec<&Index> = catalog
         .indexes
@@ -223,7 +181,7 @@ fn attach_index(parent: &QualifiedName, child: &QualifiedName) -> String {
 }
 
 /// `ALTER TABLE .. REPLICA IDENTITY` when it is not the default.
-fn replica_identity(t: &Table) -> Option<String> {
+pub(super) fn replica_identity(t: &Table) -> Option<String> {
     let identity = match (t.replica_identity, &t.replica_index) {
         ('f', _) => "FULL".to_string(),
         ('n', _) => "NOTHING".to_string(),
@@ -236,69 +194,8 @@ fn replica_identity(t: &Table) -> Option<String> {
     ))
 }
 
-/// The whole script, in one transaction, as `schema dump` prints it.
-pub fn script(catalog: &Catalog, source: &str) -> String {
-    let mut sql = String::new();
-    let _ = writeln!(sql, "-- lakeshift schema dump of {source}");
-    let _ = writeln!(sql, "-- schemas: {}", catalog.schemas.join(", "));
-    let _ = writeln!(sql, "-- idempotent: running it again changes nothing\n");
-    sql.push_str("BEGIN;\n");
-    for setting in SESSION_SETTINGS {
-        let _ = writeln!(sql, "{setting};");
-    }
-    for statement in statements(catalog) {
-        let _ = writeln!(sql, "\n{statement};");
-    }
-    sql.push_str("\nCOMMIT;\n");
-    sql
-}
-
-/// Settings the script runs under: names in it are fully qualified, and function bodies are
-/// not checked before the tables they read exist (as pg_dump does).
-pub const SESSION_SETTINGS: &[&str] = &[
-    "SET LOCAL check_function_bodies = false",
-    "SET LOCAL search_path = pg_catalog",
-    "SET LOCAL client_min_messages = warning",
-];
-
-fn qualified(schema: &str, name: &str) -> String {
-    format!("{}.{}", quote_ident(schema), quote_ident(name))
-}
-
-/// A `DO` block that runs `statement` only when `exists_query` finds nothing.
-fn if_missing(exists_query: &str, statement: &str) -> String {
-    format!(
-        "DO $lakeshift$ BEGIN\n  IF NOT EXISTS ({exists_query}) THEN\n    {statement};\n  END IF;\nEND $lakeshift$"
-    )
-}
-
-fn type_exists(schema: &str, name: &str) -> String {
-    format!(
-        "SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = {} AND t.typname = {}",
-        quote_literal(schema),
-        quote_literal(name)
-    )
-}
-
-/// `CREATE EXTENSION`, after the schema it goes in when that is not one being created.
-fn create_extension(catalog: &Catalog, extension: &Extension) -> Vec<String> {
-    let mut out = Vec::new();
-    if !catalog.schemas.contains(&extension.schema) {
-        out.push(format!(
-            "CREATE SCHEMA IF NOT EXISTS {}",
-            quote_ident(&extension.schema)
-        ));
-    }
-    out.push(format!(
-        "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}",
-        quote_ident(&extension.name),
-        quote_ident(&extension.schema)
-    ));
-    out
-}
-
 /// `ALTER SEQUENCE .. OWNED BY` for a sequence owned by a column (serial).
-fn sequence_owner(seq: &Sequence) -> Option<String> {
+pub(super) fn sequence_owner(seq: &Sequence) -> Option<String> {
     let (table, column) = seq.owned_by.as_ref()?;
     let (schema, table) = table.split_once('.').unwrap_or(("public", table));
     Some(format!(
@@ -316,37 +213,6 @@ fn create_index(index: &Index) -> String {
         .replacen("INDEX ", "INDEX IF NOT EXISTS ", 1)
 }
 
-fn create_enum(e: &EnumType) -> String {
-    let labels: Vec<String> = e.labels.iter().map(|l| quote_literal(l)).collect();
-    let create = format!(
-        "CREATE TYPE {} AS ENUM ({})",
-        qualified(&e.schema, &e.name),
-        labels.join(", ")
-    );
-    if_missing(&type_exists(&e.schema, &e.name), &create)
-}
-
-fn create_domain(d: &Domain) -> String {
-    let mut create = format!(
-        "CREATE DOMAIN {} AS {}",
-        qualified(&d.schema, &d.name),
-        d.base_type
-    );
-    if let Some(collation) = &d.collation {
-        let _ = write!(create, " COLLATE {collation}");
-    }
-    if let Some(default) = &d.default {
-        let _ = write!(create, " DEFAULT {default}");
-    }
-    if d.not_null {
-        create.push_str(" NOT NULL");
-    }
-    for (name, check) in &d.checks {
-        let _ = write!(create, " CONSTRAINT {} {check}", quote_ident(name));
-    }
-    if_missing(&type_exists(&d.schema, &d.name), &create)
-}
-
 /// `START WITH .. INCREMENT BY .. MINVALUE .. MAXVALUE .. CACHE .. [NO] CYCLE`.
 fn sequence_options(s: &Sequence) -> String {
     format!(
@@ -360,7 +226,7 @@ fn sequence_options(s: &Sequence) -> String {
     )
 }
 
-fn create_sequence(s: &Sequence) -> String {
+pub(super) fn create_sequence(s: &Sequence) -> String {
     format!(
         "CREATE SEQUENCE IF NOT EXISTS {} AS {} {}",
         qualified(&s.schema, &s.name),
@@ -396,7 +262,7 @@ fn column_definition(c: &Column) -> String {
 /// `CREATE TABLE`: a partition as `PARTITION OF` its parent (with the defaults and NOT NULLs
 /// of its own), an inheritance child with its own columns and `INHERITS`, a partitioned
 /// table with its key.
-fn create_table(catalog: &Catalog, t: &Table) -> String {
+pub(super) fn create_table(catalog: &Catalog, t: &Table) -> String {
     let kind = if t.unlogged { "UNLOGGED " } else { "" };
     let partition_by = t
         .partition_key
@@ -472,25 +338,4 @@ fn add_constraint(t: &Table, name: &str, definition: &str) -> String {
         quote_ident(name)
     );
     if_missing(&exists, &add)
-}
-
-fn create_view(v: &View) -> String {
-    let with = if v.options.is_empty() {
-        String::new()
-    } else {
-        format!(" WITH ({})", v.options.join(", "))
-    };
-    if v.materialized {
-        format!(
-            "CREATE MATERIALIZED VIEW IF NOT EXISTS {}{with} AS\n{}\nWITH DATA",
-            qualified(&v.schema, &v.name),
-            v.definition
-        )
-    } else {
-        format!(
-            "CREATE OR REPLACE VIEW {}{with} AS\n{}",
-            qualified(&v.schema, &v.name),
-            v.definition
-        )
-    }
 }

@@ -1,0 +1,298 @@
+//! Who owns each object and who may use it: owners, privileges (`GRANT`, column grants)
+//! and default privileges.
+
+use super::queries::Queries;
+use crate::error::Result;
+use tokio_postgres::GenericClient;
+
+/// One object's owner and privileges, or one column's privileges.
+#[derive(Debug, Clone)]
+pub struct ObjectAccess {
+    /// The object kind in `ALTER <kind> .. OWNER TO`: `TABLE`, `MATERIALIZED VIEW`, `AGGREGATE`.
+    pub kind: String,
+    /// The object kind in `GRANT .. ON <kind>`; `None` for kinds without privileges.
+    pub grant_kind: Option<String>,
+    /// The object as SQL: `sales.orders`, `catalog.concat_step(acc text, item text)`.
+    pub identity: String,
+    /// For a column's privileges: the column.
+    pub column: Option<String>,
+    /// `None` once left out: its role is missing where the catalog is recreated.
+    pub owner: Option<String>,
+    /// Whether the owner is the object's own to set (a sequence owned by a column follows
+    /// its table's; a column has none; `--no-owner` leaves every owner out).
+    pub has_own_owner: bool,
+    /// The privileges; `None` when they are the kind's defaults (nothing to grant).
+    pub acl: Option<Vec<Grant>>,
+}
+
+/// Privileges one role (or `PUBLIC`) holds, as one `GRANT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// `None` for `PUBLIC`.
+    pub grantee: Option<String>,
+    pub privileges: Vec<String>,
+    pub grantable: bool,
+}
+
+/// `ALTER DEFAULT PRIVILEGES FOR ROLE .. [IN SCHEMA ..]`.
+#[derive(Debug, Clone)]
+pub struct DefaultPrivileges {
+    pub role: String,
+    /// `None`: the role's defaults everywhere, which replace the built-in ones.
+    pub schema: Option<String>,
+    /// `TABLES`, `SEQUENCES`, `FUNCTIONS`, `TYPES` or `SCHEMAS`.
+    pub objects: String,
+    pub grants: Vec<Grant>,
+}
+
+/// An `aclitem[]` as an array of `privilege grantable grantee` texts (grantee empty for
+/// PUBLIC), in the array's order: parsed by [`grants`].
+fn exploded(acl: &str) -> String {
+    format!(
+        "ARRAY(SELECT concat_ws(' ', x.privilege_type, x.is_grantable::text,
+                CASE WHEN x.grantee = 0 THEN '' ELSE pg_get_userbyid(x.grantee) END)
+              FROM aclexplode({acl}) x)"
+    )
+}
+
+/// [`exploded`] items grouped into one grant per grantee and grant option.
+fn grants(items: Vec<String>) -> Vec<Grant> {
+    let mut out: Vec<Grant> = Vec::new();
+    for item in items {
+        let mut parts = item.splitn(3, ' ');
+        let (privilege, grantable, grantee) = (
+            parts.next().unwrap_or_default().to_string(),
+            parts.next() == Some("true"),
+            parts.next().filter(|g| !g.is_empty()).map(str::to_string),
+        );
+        match out.last_mut() {
+            Some(g) if g.grantee == grantee && g.grantable == grantable => {
+                g.privileges.push(privilege)
+            }
+            _ => out.push(Grant {
+                grantee,
+                privileges: vec![privilege],
+                grantable,
+            }),
+        }
+    }
+    out
+}
+
+/// Leaves out what an extension created (the extension brings it).
+const NOT_IN_EXTENSION: &str = "NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = o.classid
+      AND x.objid = o.oid AND x.deptype = 'e')";
+
+impl<C: GenericClient + Sync> Queries<'_, C> {
+    pub(super) async fn access(&self) -> Result<Vec<ObjectAccess>> {
+        let sql = format!(
+            "WITH objects(classid, oid, kind, grant_kind, identity, owner, own_owner, acl) AS (
+                SELECT 'pg_namespace'::regclass, n.oid, 'SCHEMA', 'SCHEMA', quote_ident(n.nspname), n.nspowner, true, n.nspacl
+                FROM pg_namespace n WHERE n.nspname = ANY($1)
+              UNION ALL
+                SELECT 'pg_class'::regclass, c.oid,
+                    CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
+                    CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
+                    quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relowner,
+                    NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                                AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')),
+                    c.relacl
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+              UNION ALL
+                SELECT 'pg_proc'::regclass, p.oid,
+                    CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
+                    CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+                    quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+                    p.proowner, true, p.proacl
+                FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE n.nspname = ANY($1) AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                      WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'i')
+              UNION ALL
+                SELECT 'pg_type'::regclass, t.oid, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, 'TYPE',
+                    format_type(t.oid, NULL), t.typowner, true, t.typacl
+                FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+                WHERE n.nspname = ANY($1) AND (t.typtype IN ('e', 'd', 'r')
+                      OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c')))
+              UNION ALL
+                SELECT 'pg_collation'::regclass, c.oid, 'COLLATION', NULL,
+                    quote_ident(n.nspname) || '.' || quote_ident(c.collname), c.collowner, true, NULL
+                FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace WHERE n.nspname = ANY($1)
+              UNION ALL
+                SELECT 'pg_statistic_ext'::regclass, s.oid, 'STATISTICS', NULL,
+                    quote_ident(n.nspname) || '.' || quote_ident(s.stxname), s.stxowner, true, NULL
+                FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE n.nspname = ANY($1))
+            SELECT o.kind, o.grant_kind, o.identity, NULL::text, pg_get_userbyid(o.owner), o.own_owner,
+                o.acl IS NOT NULL, {}
+            FROM objects o WHERE {NOT_IN_EXTENSION}
+            UNION ALL
+            SELECT 'TABLE', 'TABLE', quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname::text,
+                pg_get_userbyid(c.relowner), false, true, {}
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = ANY($1) AND a.attacl IS NOT NULL AND NOT a.attisdropped
+            ORDER BY 1, 3, 4 NULLS FIRST",
+            exploded("o.acl"),
+            exploded("a.attacl"),
+        );
+        Ok(self
+            .rows("owners and privileges", &sql)
+            .await?
+            .into_iter()
+            .map(|r| {
+                let has_acl: bool = r.get(6);
+                ObjectAccess {
+                    kind: r.get(0),
+                    grant_kind: r.get(1),
+                    identity: r.get(2),
+                    column: r.get(3),
+                    owner: Some(r.get(4)),
+                    has_own_owner: r.get(5),
+                    acl: has_acl.then(|| grants(r.get(7))),
+                }
+            })
+            .collect())
+    }
+
+    pub(super) async fn default_privileges(&self) -> Result<Vec<DefaultPrivileges>> {
+        // A role's database-wide defaults belong to a dump of the whole database only
+        // (pg_dump's rule): every user schema is being read.
+        let sql = format!(
+            "SELECT pg_get_userbyid(d.defaclrole), n.nspname::text,
+                CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN 'FUNCTIONS'
+                     WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END, {}
+            FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
+            WHERE n.nspname = ANY($1) OR (d.defaclnamespace = 0 AND NOT EXISTS (SELECT 1 FROM pg_namespace x
+                  WHERE x.nspname !~ '^pg_' AND x.nspname <> 'information_schema' AND NOT x.nspname = ANY($1)))
+            ORDER BY 1, 2 NULLS FIRST, 3",
+            exploded("d.defaclacl")
+        );
+        Ok(self
+            .rows("default privileges", &sql)
+            .await?
+            .into_iter()
+            .map(|r| DefaultPrivileges {
+                role: r.get(0),
+                schema: r.get(1),
+                objects: r.get(2),
+                grants: grants(r.get(3)),
+            })
+            .collect())
+    }
+}
+
+impl super::Catalog {
+    /// Every role the catalog names: owners, grantees, policies' and default privileges'.
+    pub fn roles(&self) -> std::collections::BTreeSet<String> {
+        let mut roles = std::collections::BTreeSet::new();
+        for a in &self.access {
+            if a.has_own_owner || a.acl.is_some() {
+                roles.extend(a.owner.clone());
+            }
+            let grants = a.acl.iter().flatten();
+            roles.extend(grants.filter_map(|g| g.grantee.clone()));
+        }
+        for d in &self.default_privileges {
+            roles.insert(d.role.clone());
+            roles.extend(d.grants.iter().filter_map(|g| g.grantee.clone()));
+        }
+        for p in &self.policies {
+            roles.extend(p.roles.iter().cloned());
+        }
+        roles
+    }
+
+    /// `--no-owner`: every object belongs to whoever recreates it.
+    pub fn without_owners(&mut self) {
+        for a in &mut self.access {
+            a.has_own_owner = false;
+        }
+    }
+
+    /// `--no-privileges`: objects keep the privileges they are created with.
+    pub fn without_privileges(&mut self) {
+        for a in &mut self.access {
+            a.acl = None;
+        }
+        self.default_privileges.clear();
+    }
+
+    /// Leaves out everything that names one of `missing`: owners, grants, default
+    /// privileges, and a policy's role (the policy itself once it has no role left, rather
+    /// than widening it to PUBLIC). Returns one line for each thing left out.
+    pub fn without_roles(&mut self, missing: &std::collections::BTreeSet<String>) -> Vec<String> {
+        let gone = |role: &String| missing.contains(role);
+        let mut left_out = Vec::new();
+        for a in &mut self.access {
+            let what = match &a.column {
+                Some(column) => format!("{}.{column}", a.identity),
+                None => a.identity.clone(),
+            };
+            if a.owner.as_ref().is_some_and(gone) {
+                if a.has_own_owner {
+                    left_out.push(format!("owner of {what}"));
+                }
+                a.owner = None;
+            }
+            if let Some(acl) = &mut a.acl {
+                acl.retain(|g| {
+                    let keep = !g.grantee.as_ref().is_some_and(gone);
+                    if !keep {
+                        left_out.push(format!("grant on {what}"));
+                    }
+                    keep
+                });
+            }
+        }
+        self.default_privileges.retain_mut(|d| {
+            d.grants.retain(|g| !g.grantee.as_ref().is_some_and(gone));
+            let keep = !gone(&d.role);
+            if !keep || d.grants.is_empty() {
+                left_out.push(format!("default privileges of {} on {}", d.role, d.objects));
+            }
+            keep && !d.grants.is_empty()
+        });
+        self.policies.retain_mut(|p| {
+            let had = p.roles.len();
+            p.roles.retain(|r| !gone(r));
+            let keep = had == 0 || !p.roles.is_empty();
+            if p.roles.len() < had {
+                let what = if keep { "a role of policy" } else { "policy" };
+                left_out.push(format!("{what} {} on {}.{}", p.name, p.schema, p.table));
+            }
+            keep
+        });
+        left_out.sort();
+        left_out.dedup();
+        left_out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exploded_items_group_by_grantee_and_grant_option() {
+        let items = [
+            "SELECT false alice",
+            "INSERT false alice",
+            "UPDATE true alice",
+            "USAGE false ",
+            "SELECT false bob smith",
+        ];
+        let grants = grants(items.iter().map(|s| s.to_string()).collect());
+        let summary: Vec<(Option<&str>, usize, bool)> = grants
+            .iter()
+            .map(|g| (g.grantee.as_deref(), g.privileges.len(), g.grantable))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (Some("alice"), 2, false),
+                (Some("alice"), 1, true),
+                (None, 1, false),
+                (Some("bob smith"), 1, false)
+            ]
+        );
+    }
+}

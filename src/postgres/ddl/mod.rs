@@ -1,0 +1,209 @@
+//! DDL from the catalog: an idempotent SQL script that recreates a schema's metadata.
+//!
+//! Order: schemas, the extensions their objects use, collations, enum, domain, composite
+//! and range types, functions that need no table, sequences, tables, sequence ownership,
+//! keys/unique/check/exclusion constraints, foreign keys (after every table), functions
+//! that read tables, aggregates (after the functions they call), views (each after the
+//! views it reads), indexes (after materialized views, which can carry them), extended
+//! statistics, replica identities, row-level security and policies, rules, triggers,
+//! comments, owners, privileges, and default privileges last (so they apply to nothing
+//! the script creates). Every statement is written so that running the script again
+//! changes nothing: `IF NOT EXISTS`, `OR REPLACE`, or a `DO` block that checks the catalog
+//! first.
+
+mod access;
+mod tables;
+mod types;
+
+use std::fmt::Write as _;
+
+use crate::postgres::catalog::{Catalog, Extension, Statistics, View};
+use crate::postgres::connect::{quote_ident, quote_literal};
+pub use tables::{TableDdl, table_ddl};
+use tables::{
+    create_sequence, create_table, foreign_keys, indexes, keys_and_checks, replica_identity,
+    sequence_owner,
+};
+
+/// The statements that recreate `catalog`, in dependency order, without transaction control.
+pub fn statements(catalog: &Catalog) -> Vec<String> {
+    let Sections {
+        mut pre_data,
+        post_data,
+    } = sections(catalog);
+    pre_data.extend(post_data);
+    pre_data
+}
+
+/// [`statements`] in two parts, as pg_dump's sections: what rows need to be loaded, and
+/// what follows them (keys, foreign keys, views, indexes, triggers, privileges, ..).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Sections {
+    pub pre_data: Vec<String>,
+    pub post_data: Vec<String>,
+}
+
+pub fn sections(catalog: &Catalog) -> Sections {
+    let mut out = Vec::new();
+    for schema in &catalog.schemas {
+        out.push(format!(
+            "CREATE SCHEMA IF NOT EXISTS {}",
+            quote_ident(schema)
+        ));
+    }
+    for extension in &catalog.extensions {
+        out.extend(create_extension(catalog, extension));
+    }
+    out.extend(catalog.collations.iter().map(types::create_collation));
+    out.extend(catalog.enums.iter().map(types::create_enum));
+    out.extend(catalog.domains.iter().map(types::create_domain));
+    out.extend(catalog.composite_types.iter().map(types::create_composite));
+    out.extend(catalog.range_types.iter().map(types::create_range));
+    let (late, early): (Vec<_>, Vec<_>) = catalog.functions.iter().partition(|f| f.needs_tables);
+    out.extend(early.iter().map(|f| f.definition.clone()));
+    out.extend(catalog.sequences.iter().map(create_sequence));
+    let tables = catalog.tables_in_creation_order();
+    out.extend(tables.iter().map(|t| create_table(catalog, t)));
+    out.extend(catalog.sequences.iter().filter_map(sequence_owner));
+    let pre_data = std::mem::take(&mut out);
+    out.extend(keys_and_checks(&tables));
+    out.extend(foreign_keys(&tables));
+    out.extend(late.iter().map(|f| f.definition.clone()));
+    out.extend(catalog.aggregates.iter().map(|a| a.definition.clone()));
+    out.extend(catalog.views.iter().map(create_view));
+    out.extend(indexes(catalog, &tables));
+    out.extend(catalog.statistics.iter().flat_map(create_statistics));
+    out.extend(tables.iter().filter_map(|t| replica_identity(t)));
+    out.extend(tables.iter().flat_map(|t| access::row_security(t)));
+    out.extend(catalog.policies.iter().map(access::create_policy));
+    out.extend(catalog.rules.iter().map(|r| {
+        r.definition
+            .replacen("CREATE RULE", "CREATE OR REPLACE RULE", 1)
+    }));
+    for trigger in &catalog.triggers {
+        out.push(if trigger.is_constraint {
+            if_missing(
+                &format!(
+                    "SELECT 1 FROM pg_trigger WHERE tgname = {} AND tgrelid = {}::regclass",
+                    quote_literal(&trigger.name),
+                    quote_literal(&qualified(&trigger.schema, &trigger.table))
+                ),
+                &trigger.definition,
+            )
+        } else {
+            trigger
+                .definition
+                .replacen("CREATE TRIGGER", "CREATE OR REPLACE TRIGGER", 1)
+        });
+    }
+    for comment in &catalog.comments {
+        out.push(format!(
+            "COMMENT ON {} {} IS {}",
+            comment.object_kind,
+            comment.identity,
+            quote_literal(&comment.text)
+        ));
+    }
+    out.extend(catalog.access.iter().filter_map(access::owner));
+    out.extend(catalog.access.iter().flat_map(access::privileges));
+    out.extend(
+        catalog
+            .default_privileges
+            .iter()
+            .flat_map(access::default_privileges),
+    );
+    Sections {
+        pre_data,
+        post_data: out,
+    }
+}
+
+/// `CREATE STATISTICS`, and its statistics target when set.
+fn create_statistics(s: &Statistics) -> Vec<String> {
+    let mut out =
+        vec![
+            s.definition
+                .replacen("CREATE STATISTICS", "CREATE STATISTICS IF NOT EXISTS", 1),
+        ];
+    if let Some(target) = s.target {
+        out.push(format!(
+            "ALTER STATISTICS {} SET STATISTICS {target}",
+            qualified(&s.schema, &s.name)
+        ));
+    }
+    out
+}
+
+/// The whole script, in one transaction, as `schema dump` prints it.
+pub fn script(catalog: &Catalog, source: &str) -> String {
+    let mut sql = String::new();
+    let _ = writeln!(sql, "-- lakeshift schema dump of {source}");
+    let _ = writeln!(sql, "-- schemas: {}", catalog.schemas.join(", "));
+    let _ = writeln!(sql, "-- idempotent: running it again changes nothing\n");
+    sql.push_str("BEGIN;\n");
+    for setting in SESSION_SETTINGS {
+        let _ = writeln!(sql, "{setting};");
+    }
+    for statement in statements(catalog) {
+        let _ = writeln!(sql, "\n{statement};");
+    }
+    sql.push_str("\nCOMMIT;\n");
+    sql
+}
+
+/// Settings the script runs under: names in it are fully qualified, and function bodies are
+/// not checked before the tables they read exist (as pg_dump does).
+pub const SESSION_SETTINGS: &[&str] = &[
+    "SET LOCAL check_function_bodies = false",
+    "SET LOCAL search_path = pg_catalog",
+    "SET LOCAL client_min_messages = warning",
+];
+
+pub(super) fn qualified(schema: &str, name: &str) -> String {
+    format!("{}.{}", quote_ident(schema), quote_ident(name))
+}
+
+/// A `DO` block that runs `statement` only when `exists_query` finds nothing.
+pub(super) fn if_missing(exists_query: &str, statement: &str) -> String {
+    format!(
+        "DO $lakeshift$ BEGIN\n  IF NOT EXISTS ({exists_query}) THEN\n    {statement};\n  END IF;\nEND $lakeshift$"
+    )
+}
+
+/// `CREATE EXTENSION`, after the schema it goes in when that is not one being created.
+pub(super) fn create_extension(catalog: &Catalog, extension: &Extension) -> Vec<String> {
+    let mut out = Vec::new();
+    if !catalog.schemas.contains(&extension.schema) {
+        out.push(format!(
+            "CREATE SCHEMA IF NOT EXISTS {}",
+            quote_ident(&extension.schema)
+        ));
+    }
+    out.push(format!(
+        "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}",
+        quote_ident(&extension.name),
+        quote_ident(&extension.schema)
+    ));
+    out
+}
+
+fn create_view(v: &View) -> String {
+    let with = if v.options.is_empty() {
+        String::new()
+    } else {
+        format!(" WITH ({})", v.options.join(", "))
+    };
+    if v.materialized {
+        format!(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {}{with} AS\n{}\nWITH DATA",
+            qualified(&v.schema, &v.name),
+            v.definition
+        )
+    } else {
+        format!(
+            "CREATE OR REPLACE VIEW {}{with} AS\n{}",
+            qualified(&v.schema, &v.name),
+            v.definition
+        )
+    }
+}

@@ -1,0 +1,57 @@
+//! The roles a catalog names, checked against the database it is recreated in: roles are
+//! the cluster's, not the database's, so a copy or restore into another cluster may lack
+//! them.
+
+use std::collections::BTreeSet;
+
+use crate::error::{Error, Result};
+use crate::postgres::catalog::Catalog;
+use crate::postgres::connect::DbUrl;
+
+/// The roles of `catalog` that `target` does not have. Without `no_owner` a missing role
+/// is an error, before anything is applied; with it, what names the role is left out,
+/// with a warning each.
+pub async fn check_roles(catalog: &mut Catalog, target: &DbUrl, no_owner: bool) -> Result<()> {
+    let named: Vec<String> = catalog.roles().into_iter().collect();
+    let missing = missing_roles(target, &named).await?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !no_owner {
+        return Err(missing_roles_error(&missing, target));
+    }
+    for left_out in catalog.without_roles(&missing) {
+        tracing::warn!("left out {left_out}: its role does not exist in {target}");
+    }
+    Ok(())
+}
+
+/// The roles of `named` that `target` does not have.
+pub async fn missing_roles(target: &DbUrl, named: &[String]) -> Result<BTreeSet<String>> {
+    if named.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let client = target.connect().await?;
+    let found: BTreeSet<String> = client
+        .query(
+            "SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1)",
+            &[&named],
+        )
+        .await
+        .map_err(|e| Error::pg("listing the roles", e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(named
+        .iter()
+        .filter(|r| !found.contains(*r))
+        .cloned()
+        .collect())
+}
+
+pub fn missing_roles_error(missing: &BTreeSet<String>, target: &DbUrl) -> Error {
+    Error::MissingRoles {
+        roles: missing.iter().cloned().collect::<Vec<_>>().join(", "),
+        target: target.redacted(),
+    }
+}
