@@ -64,6 +64,10 @@ pub struct RestoreOptions {
     /// Create the target database first if it does not exist (a dry run plans as if it
     /// were created, empty).
     pub create_database: bool,
+    /// Only the backup's whole schema, no rows (pg_restore --schema-only).
+    pub schema_only: bool,
+    /// Only rows, into tables that exist already (pg_restore --data-only): no DDL.
+    pub data_only: bool,
     pub s3: S3Options,
 }
 
@@ -82,6 +86,18 @@ impl Check for RestoreOptions {
         check_location("from", &self.from, &self.s3, problems);
         if self.into_schema.as_deref() == Some("") {
             problems.push(Problem::new("into_schema", "a schema name is empty"));
+        }
+        if self.schema_only && self.data_only {
+            problems.push(Problem::new(
+                "schema_only",
+                "schema_only and data_only exclude each other",
+            ));
+        }
+        if self.schema_only && (!self.tables.is_empty() || self.into_schema.is_some()) {
+            problems.push(Problem::new(
+                "schema_only",
+                "a schema-only restore recreates the whole schema: it takes no tables or into_schema",
+            ));
         }
     }
 }
@@ -182,6 +198,16 @@ impl RestoreJob {
         for entry in &entries {
             let qualified = names.table(entry);
             let action = match (existing.table(&qualified), options.mode) {
+                (None, _) if options.data_only => {
+                    return Err(Error::Invalid(format!(
+                        "table {qualified} does not exist in {} (a data-only restore loads into existing tables)",
+                        self.target.redacted()
+                    )));
+                }
+                (Some(twin), RestoreMode::FailIfExists) if options.data_only => {
+                    check_shape(entry, twin, &names)?;
+                    TableAction::Append
+                }
                 (None, _) => TableAction::Create,
                 (Some(_), RestoreMode::FailIfExists) => {
                     return Err(Error::option(
@@ -204,12 +230,20 @@ impl RestoreJob {
             plan.tables.push(PlannedTable {
                 table: qualified,
                 action,
-                rows: entry.rows,
+                rows: if options.schema_only { 0 } else { entry.rows },
                 files: entry.files.len(),
                 seconds: 0.0,
             });
         }
         let whole = self.whole_schema(&manifest, &plan);
+        if options.schema_only && whole.is_none() {
+            return Err(Error::Invalid(format!(
+                "backup {} holds no whole schema to restore alone: it was taken with --tables or \
+                 --exclude-table, or its tables exist in {} already",
+                manifest.backup_id,
+                self.target.redacted()
+            )));
+        }
         if let Some(schema) = whole.filter(|_| !(missing_database && options.dry_run)) {
             let missing = missing_roles(&self.target, &schema.roles).await?;
             if !missing.is_empty() {
@@ -240,7 +274,8 @@ impl RestoreJob {
         plan: &RestorePlan,
     ) -> Option<&'m DatabaseSchema> {
         manifest.database.as_ref().filter(|_| {
-            self.options.tables.is_empty()
+            !self.options.data_only
+                && self.options.tables.is_empty()
                 && self.options.into_schema.is_none()
                 && plan.tables.iter().all(|t| t.action == TableAction::Create)
         })
@@ -306,7 +341,8 @@ impl RestoreJob {
             .map(|t| table_of(&t.table))
             .collect::<Result<Vec<_>>>()?;
         load.truncate(&replaced).await?;
-        for (i, entry) in entries.iter().enumerate() {
+        let with_rows = !self.options.schema_only;
+        for (i, entry) in entries.iter().enumerate().filter(|_| with_rows) {
             let started = Instant::now();
             let qualified = names.table(entry);
             let table = table_of(&qualified)?;
@@ -350,7 +386,9 @@ impl RestoreJob {
                 run_all(tx, &entry.ddl.foreign_keys, names, &entry.qualified()).await?;
                 run_all(tx, &entry.ddl.indexes, names, &entry.qualified()).await?;
             }
-            set_sequences(tx, entry, names, actions[i]).await?;
+            if with_rows {
+                set_sequences(tx, entry, names, actions[i]).await?;
+            }
         }
         load.commit(&format!("the restore into {}", self.target))
             .await

@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 use lakeshift::Result;
-use lakeshift::lake::{SyncJob, SyncMode, SyncOptions};
+use lakeshift::lake::{PartitionBy, SyncJob, SyncMode, SyncOptions};
 use lakeshift::postgres::DbUrl;
 
 use super::{ReadArgs, SelectionArgs, UrlParser, choice, print, print_json};
@@ -79,6 +79,10 @@ pub struct SyncArgs {
     /// Read only rows whose COL is past the last synced value (integer, date or timestamp).
     #[arg(long, value_name = "COL")]
     incremental_column: Option<String>,
+    /// Delta partition columns of a new table (comma separated), or `none` [default: the
+    /// source's LIST partition key when it is plain columns; an existing table keeps its own]
+    #[arg(long, value_name = "COLS")]
+    partition_by: Option<String>,
     #[command(flatten)]
     read: ReadArgs,
 }
@@ -91,6 +95,10 @@ impl SyncArgs {
             mode: self.mode,
             key: self.key.clone(),
             incremental_column: self.incremental_column.clone(),
+            partition_by: self
+                .partition_by
+                .as_deref()
+                .map_or(PartitionBy::Auto, PartitionBy::parse),
             read: self.read.options(),
         }
     }

@@ -60,6 +60,12 @@ struct BackupRestoreArgs {
     /// Create the target database first if it does not exist.
     #[arg(long)]
     create_database: bool,
+    /// Only the backup's whole schema (every object kind), no rows.
+    #[arg(long, conflicts_with_all = ["data_only", "tables", "into_schema"])]
+    schema_only: bool,
+    /// Only rows, into tables that exist already; no DDL.
+    #[arg(long)]
+    data_only: bool,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -111,6 +117,8 @@ impl BackupRestoreArgs {
             mode: self.mode,
             dry_run: self.dry_run,
             create_database: self.create_database,
+            schema_only: self.schema_only,
+            data_only: self.data_only,
             s3: self.storage.options(),
         }
     }

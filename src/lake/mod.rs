@@ -7,12 +7,14 @@
 
 pub mod location;
 pub mod maintenance;
+pub mod partitioning;
 pub mod schema;
 pub mod sync;
 mod watermark;
 
 pub use location::{open_table, table_url};
 pub use maintenance::{HistoryEntry, OptimizeSummary, VacuumSummary, history, optimize, vacuum};
+pub use partitioning::PartitionBy;
 pub use sync::{SyncJob, SyncMode, SyncOptions, SyncSummary};
 
 use crate::error::Error;

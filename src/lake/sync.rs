@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::delta_error;
 use super::location::{folder_name, open_or_new, table_url};
+use super::partitioning::PartitionBy;
 use super::schema::{SchemaChange, compare, delta_schema, to_delta};
 use super::watermark::{self, Watermark};
 use crate::error::{Error, Result};
@@ -62,6 +63,8 @@ pub struct SyncOptions {
     pub key: Vec<String>,
     /// Read only rows whose column is past the last synced value.
     pub incremental_column: Option<String>,
+    /// The Delta partition columns of a new table (or a replaced one).
+    pub partition_by: PartitionBy,
     #[serde(flatten)]
     pub read: ReadOptions,
 }
@@ -157,6 +160,7 @@ impl SyncJob {
         let label = table.full_name();
         let (delta, exists) = open_or_new(&url).await?;
         let schema = delta_schema(&source.schema(table));
+        let layout = self.layout(table, &delta, exists)?;
         let change = if exists {
             let current = delta
                 .snapshot()
@@ -221,7 +225,7 @@ impl SyncJob {
                 } else {
                     SaveMode::Append
                 };
-                write(delta, provider, save, commit, &change, &label).await
+                write(delta, provider, save, commit, &change, &layout, &label).await
             }
         };
         let written = written.map_err(|e| failure.take().unwrap_or(e))?;
@@ -231,6 +235,49 @@ impl SyncJob {
         summary.seconds = started.elapsed().as_secs_f64();
         tracing::info!(table = %label, rows = summary.rows, version = ?summary.version, seconds = summary.seconds, "synced to Delta");
         Ok(summary)
+    }
+
+    /// The partition columns to write with, checked against an existing table's before
+    /// anything is read: only a replace may change them.
+    fn layout(&self, table: &Table, delta: &DeltaTable, exists: bool) -> Result<Layout> {
+        let asked = self.options.partition_by.columns(table)?;
+        if !exists {
+            return Ok(Layout {
+                columns: asked.filter(|c| !c.is_empty()),
+                repartition: false,
+            });
+        }
+        let current = delta
+            .snapshot()
+            .map_err(|e| delta_error(table.full_name(), e))?
+            .metadata()
+            .partition_columns()
+            .to_vec();
+        match asked {
+            Some(asked) if self.options.partition_by.is_explicit() && asked != current => {
+                if self.options.mode != SyncMode::Replace {
+                    return Err(Error::option(
+                        "partition_by",
+                        format!(
+                            "{}'s Delta table is partitioned by [{}], not [{}]: only --mode replace \
+                             rewrites it with another layout",
+                            table.full_name(),
+                            current.join(", "),
+                            asked.join(", ")
+                        ),
+                    ));
+                }
+                Ok(Layout {
+                    columns: Some(asked),
+                    repartition: true,
+                })
+            }
+            // An existing table keeps its layout.
+            _ => Ok(Layout {
+                columns: None,
+                repartition: false,
+            }),
+        }
     }
 
     fn merge_key(&self, table: &Table) -> Result<Vec<String>> {
@@ -283,12 +330,20 @@ fn commit_properties(
     commit.with_metadata(metadata)
 }
 
+/// The Delta partition columns a write sets: `None` keeps the table's.
+struct Layout {
+    columns: Option<Vec<String>>,
+    /// An existing table is rewritten with other partition columns.
+    repartition: bool,
+}
+
 async fn write(
     delta: DeltaTable,
     provider: Arc<dyn datafusion::catalog::TableProvider>,
     save: SaveMode,
     commit: CommitProperties,
     change: &SchemaChange,
+    layout: &Layout,
     label: &str,
 ) -> Result<DeltaTable> {
     let plan = LogicalPlanBuilder::scan(label, provider_as_source(provider), None)
@@ -299,7 +354,13 @@ async fn write(
         .with_input_plan(plan)
         .with_save_mode(save)
         .with_commit_properties(commit);
-    if !change.is_empty() {
+    if let Some(columns) = &layout.columns {
+        builder = builder.with_partition_columns(columns.clone());
+    }
+    if layout.repartition {
+        // delta-rs changes partition columns only in a full overwrite of the schema.
+        builder = builder.with_schema_mode(SchemaMode::Overwrite);
+    } else if !change.is_empty() {
         // An overwrite takes the source's columns; an append keeps the table's, adding new ones.
         let mode = match save {
             SaveMode::Overwrite => SchemaMode::Overwrite,

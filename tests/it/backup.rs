@@ -12,7 +12,10 @@ use lakeshift::formats::FileFormat;
 use lakeshift::storage::{Location, S3Options};
 use serde_json::Value;
 
-use crate::common::{EVERY_TYPE, EVERY_TYPE_ROWS, TestDb, digest, hr_schema, lakeshift, stderr};
+use crate::common::{
+    EVERY_TYPE, EVERY_TYPE_ROWS, TestDb, digest, hr_schema, lakeshift, lakeshift_s3, s3_prefix,
+    stderr, stdout_of,
+};
 
 fn local(dir: &Path) -> Location {
     Location::parse(path(dir), &S3Options::default()).unwrap()
@@ -339,30 +342,9 @@ fn run_ok(db: &TestDb, args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn backup_list_verify_and_restore_against_s3() {
-    let endpoint = std::env::var("LAKESHIFT_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "LAKESHIFT_TEST_S3_ENDPOINT is not set: run scripts/s3-server.sh (scripts/test.sh does)"
-        )
-    });
     let source = hr_source(5_000).await;
-    let to = format!(
-        "s3://lakeshift-test/run-{}-{}",
-        std::process::id(),
-        source.url.database()
-    );
-    let with_s3 = |db: &TestDb, args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_lakeshift"))
-            .args(args)
-            .args(["--s3-endpoint", &endpoint])
-            .env("DATABASE_URL", db.url.expose())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let to = s3_prefix(&source);
+    let with_s3 = |db: &TestDb, args: &[&str]| stdout_of(&lakeshift_s3(&db.url, args));
     let id = with_s3(
         &source,
         &["backup", "--to", &to, "--max-file-size", "20000"],

@@ -183,6 +183,39 @@ pub fn lakeshift(url: &DbUrl, args: &[&str]) -> Output {
         .expect("run the lakeshift binary")
 }
 
+/// The S3-compatible test server scripts/s3-server.sh started (scripts/test.sh does).
+pub fn s3_endpoint() -> String {
+    std::env::var("LAKESHIFT_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "LAKESHIFT_TEST_S3_ENDPOINT is not set: run scripts/s3-server.sh (scripts/test.sh does)"
+        )
+    })
+}
+
+/// A fresh prefix in the test bucket, one per test database.
+pub fn s3_prefix(db: &TestDb) -> String {
+    format!(
+        "s3://lakeshift-test/run-{}-{}",
+        std::process::id(),
+        db.url.database()
+    )
+}
+
+/// `lakeshift ARGS --s3-endpoint E` against the test server, with its credentials.
+pub fn lakeshift_s3(url: &DbUrl, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lakeshift"))
+        .args(args)
+        .args(["--s3-endpoint", &s3_endpoint()])
+        .env("DATABASE_URL", url.expose())
+        .env("NO_COLOR", "1")
+        .env("LAKESHIFT_CONNECT_RETRIES", "0")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .expect("run the lakeshift binary")
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }

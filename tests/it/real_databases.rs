@@ -1,20 +1,26 @@
-//! Databases shaped like production ones (tests/it/fixtures/partitioned_store.sql: three
-//! schemas, range/list/hash partitions on two levels with default partitions, legacy
-//! inheritance, foreign keys to and from partitioned tables): the schema is recreated as
-//! pg_dump sees it, and every path moves every row into the same partition.
+//! Databases shaped like production ones: the schema is recreated as pg_dump sees it, and
+//! every path moves every row into the same table and partition.
+//! - tests/it/fixtures/partitioned_store.sql: three schemas, range/list/hash partitions on
+//!   two levels with default partitions, legacy inheritance, foreign keys to and from
+//!   partitioned tables, and every other object kind (aggregates, RLS, grants, ...).
+//! - tests/it/fixtures/many_schemas.sql: six schemas leaning on each other (foreign keys
+//!   across them, views on views, a materialized view over them, quoted names).
 
 use std::path::Path;
 
 use crate::common::{
-    TestDb, error_of, fingerprints, lakeshift, normalised_dump, repo_file, stdout_of,
+    TestDb, error_of, fingerprints, lakeshift, lakeshift_s3, normalised_dump, repo_file, s3_prefix,
+    stdout_of,
 };
 
 async fn partitioned_store() -> TestDb {
+    fixture("partitioned_store.sql").await
+}
+
+async fn fixture(name: &str) -> TestDb {
     let db = TestDb::new().await;
-    db.execute(
-        &std::fs::read_to_string(repo_file("tests/it/fixtures/partitioned_store.sql")).unwrap(),
-    )
-    .await;
+    let sql = std::fs::read_to_string(repo_file(&format!("tests/it/fixtures/{name}"))).unwrap();
+    db.execute(&sql).await;
     db
 }
 
@@ -67,48 +73,72 @@ async fn whole_database_schema_copy_matches_pg_dump_and_copy_keeps_every_partiti
     assert_eq!(fingerprints(&target).await, rows);
 }
 
-async fn backup_and_restore(format: &str) {
+/// Where a test's backup goes: a local directory, or a prefix on the S3 test server.
+enum Store {
+    Local(tempfile::TempDir),
+    S3(String),
+}
+
+impl Store {
+    fn location(&self) -> &str {
+        match self {
+            Store::Local(dir) => path(dir.path()),
+            Store::S3(prefix) => prefix,
+        }
+    }
+
+    fn run(&self, db: &TestDb, args: &[&str]) -> String {
+        match self {
+            Store::Local(_) => stdout_of(&lakeshift(&db.url, args)),
+            Store::S3(_) => stdout_of(&lakeshift_s3(&db.url, args)),
+        }
+    }
+}
+
+async fn backup_and_restore(format: &str, on_s3: bool) {
     let (source, target) = (partitioned_store().await, TestDb::new().await);
-    let dir = tempfile::tempdir().unwrap();
-    stdout_of(&lakeshift(
-        &source.url,
+    let store = if on_s3 {
+        Store::S3(s3_prefix(&source))
+    } else {
+        Store::Local(tempfile::tempdir().unwrap())
+    };
+    let to = store.location();
+    store.run(
+        &source,
         &[
             "backup",
             "--to",
-            path(dir.path()),
+            to,
             "--format",
             format,
             "--max-file-size",
             "50000",
         ],
-    ));
-    let verified = stdout_of(&lakeshift(
-        &source.url,
-        &["backup", "verify", "--at", path(dir.path())],
-    ));
+    );
+    let verified = store.run(&source, &["backup", "verify", "--at", to]);
     assert!(verified.contains("8370 rows"), "{verified}");
-    stdout_of(&lakeshift(
-        &target.url,
-        &[
-            "restore",
-            "--from",
-            path(dir.path()),
-            "--target",
-            target.url.expose(),
-        ],
-    ));
+    store.run(
+        &target,
+        &["restore", "--from", to, "--target", target.url.expose()],
+    );
     assert_eq!(fingerprints(&target).await, fingerprints(&source).await);
     assert_eq!(normalised_dump(&target, &[]), normalised_dump(&source, &[]));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn avro_backup_restores_every_row_into_its_partition() {
-    backup_and_restore("avro").await;
+    backup_and_restore("avro", false).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn parquet_backup_restores_every_row_into_its_partition() {
-    backup_and_restore("parquet").await;
+    backup_and_restore("parquet", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn avro_and_parquet_backups_on_s3_restore_every_row_into_its_partition() {
+    backup_and_restore("avro", true).await;
+    backup_and_restore("parquet", true).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -322,4 +352,273 @@ async fn row_level_security_never_hides_rows_from_a_read() {
     );
     // The owner (or a role with BYPASSRLS) reads every row.
     stdout_of(&lakeshift(&db.url, &["backup", "--to", path(dir.path())]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn many_schemas_with_cross_schema_keys_and_views_on_views_survive_every_path() {
+    let source = fixture("many_schemas.sql").await;
+    let expected = normalised_dump(&source, &[]);
+    let rows = fingerprints(&source).await;
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    let top = "SELECT count(*) || ':' || sum(amount) FROM reporting.top_departments";
+
+    let target = TestDb::new().await;
+    let to_target = ["--target", target.url.expose()];
+    stdout_of(&lakeshift(
+        &source.url,
+        &[&["schema", "copy"][..], &to_target].concat(),
+    ));
+    assert_eq!(normalised_dump(&target, &[]), expected);
+    stdout_of(&lakeshift(
+        &source.url,
+        &[&["copy"][..], &to_target].concat(),
+    ));
+    assert_eq!(fingerprints(&target).await, rows);
+
+    for format in ["avro", "parquet"] {
+        let dir = tempfile::tempdir().unwrap();
+        stdout_of(&lakeshift(
+            &source.url,
+            &["backup", "--to", path(dir.path()), "--format", format],
+        ));
+        let restored = TestDb::new().await;
+        stdout_of(&lakeshift(
+            &restored.url,
+            &[
+                "restore",
+                "--from",
+                path(dir.path()),
+                "--target",
+                restored.url.expose(),
+            ],
+        ));
+        assert_eq!(normalised_dump(&restored, &[]), expected, "{format}");
+        assert_eq!(fingerprints(&restored).await, rows, "{format}");
+        // The materialized view is computed from the restored rows.
+        assert_eq!(
+            restored.value(top).await,
+            source.value(top).await,
+            "{format}"
+        );
+    }
+
+    // The schema alone, then the rows alone into it (keys, triggers in place).
+    let dir = tempfile::tempdir().unwrap();
+    let at = path(dir.path());
+    stdout_of(&lakeshift(&source.url, &["backup", "--to", at]));
+    let split = TestDb::new().await;
+    let restore = |extra: &str| {
+        lakeshift(
+            &split.url,
+            &[
+                "restore",
+                "--from",
+                at,
+                "--target",
+                split.url.expose(),
+                extra,
+            ],
+        )
+    };
+    stdout_of(&restore("--schema-only"));
+    assert_eq!(normalised_dump(&split, &[]), expected);
+    let empty = fingerprints(&split).await;
+    assert!(empty.values().all(|f| f.starts_with("0:")), "{empty:?}");
+    stdout_of(&restore("--data-only"));
+    assert_eq!(fingerprints(&split).await, rows);
+    assert_eq!(normalised_dump(&split, &[]), expected);
+    // Data alone needs the tables; the schema alone needs a backup of every table.
+    let fresh = TestDb::new().await;
+    let refused = error_of(&lakeshift(
+        &fresh.url,
+        &[
+            "restore",
+            "--from",
+            at,
+            "--target",
+            fresh.url.expose(),
+            "--data-only",
+        ],
+    ));
+    assert!(
+        refused.contains("does not exist") && refused.contains("data-only"),
+        "{refused}"
+    );
+    let some = tempfile::tempdir().unwrap();
+    stdout_of(&lakeshift(
+        &source.url,
+        &["backup", "--to", path(some.path()), "--tables", "ref.codes"],
+    ));
+    let refused = error_of(&lakeshift(
+        &fresh.url,
+        &[
+            "restore",
+            "--from",
+            path(some.path()),
+            "--target",
+            fresh.url.expose(),
+            "--schema-only",
+        ],
+    ));
+    assert!(refused.contains("holds no whole schema"), "{refused}");
+}
+
+/// The partition columns of a Delta table's newest metadata, read from its log.
+fn delta_partition_columns(table: &Path) -> Vec<String> {
+    let log = table.join("_delta_log");
+    let mut commits: Vec<_> = std::fs::read_dir(&log)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    commits.sort();
+    let mut columns = None;
+    for commit in commits {
+        for line in std::fs::read_to_string(commit).unwrap().lines() {
+            let action: serde_json::Value = serde_json::from_str(line).unwrap();
+            if let Some(partitions) = action["metaData"]["partitionColumns"].as_array() {
+                columns = Some(
+                    partitions
+                        .iter()
+                        .map(|c| c.as_str().unwrap().into())
+                        .collect(),
+                );
+            }
+        }
+    }
+    columns.expect("a Delta table has metadata")
+}
+
+/// `lake` over the Delta table and the live table: `lake,live` counts, with `condition`.
+fn lake_and_live(source: &TestDb, delta: &Path, table: &str, condition: &str) -> String {
+    let out = stdout_of(&lakeshift(
+        &source.url,
+        &[
+            "sql",
+            "-e",
+            &format!(
+                "SELECT (SELECT count(*) FROM d WHERE {condition}) AS lake, \
+                 (SELECT count(*) FROM p WHERE {condition}) AS live"
+            ),
+            "--table",
+            &format!("d={}#delta", delta.display()),
+            "--table",
+            &format!("p={}#postgres:{table}", source.url.expose()),
+            "--format",
+            "csv",
+        ],
+    ));
+    out.trim().lines().nth(1).unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delta_tables_keep_a_list_layout_and_take_the_partitioning_asked_for() {
+    let source = partitioned_store().await;
+    let lake = tempfile::tempdir().unwrap();
+    let root = path(lake.path());
+    let sync = |args: &[&str]| {
+        let mut all = vec!["-q", "lake", "sync", "--to", root];
+        all.extend_from_slice(args);
+        lakeshift(&source.url, &all)
+    };
+    // By default a LIST key of plain columns becomes the Delta layout; a RANGE key does not.
+    stdout_of(&sync(&["--tables", "catalog.regional_prices,sales.orders"]));
+    let prices = lake.path().join("catalog.regional_prices");
+    let orders = lake.path().join("sales.orders");
+    assert_eq!(delta_partition_columns(&prices), ["region"]);
+    assert!(prices.join("region=eu").is_dir());
+    assert_eq!(delta_partition_columns(&orders), Vec::<String>::new());
+    let both = lake_and_live(&source, &prices, "catalog.regional_prices", "region = 'uk'");
+    assert_eq!(both, "50,50");
+
+    // A replace may change the layout.
+    stdout_of(&sync(&[
+        "--tables",
+        "sales.orders",
+        "--partition-by",
+        "region",
+    ]));
+    assert_eq!(delta_partition_columns(&orders), ["region"]);
+    assert!(orders.join("region=apac").is_dir());
+
+    // Chosen columns on a new table, then increments and merges on that layout.
+    let second = tempfile::tempdir().unwrap();
+    let orders = second.path().join("sales.orders");
+    let sync = |args: &[&str]| {
+        let mut all = vec!["-q", "lake", "sync", "--to", path(second.path())];
+        all.extend_from_slice(args);
+        lakeshift(&source.url, &all)
+    };
+    let incremental = [
+        "--tables",
+        "sales.orders",
+        "--partition-by",
+        "region",
+        "--mode",
+        "append",
+        "--incremental-column",
+        "id",
+    ];
+    stdout_of(&sync(&incremental));
+    assert_eq!(delta_partition_columns(&orders), ["region"]);
+    source
+        .execute(
+            "INSERT INTO sales.orders (id, ordered_at, region, product_id)
+             SELECT i, timestamptz '2025-03-01' + i * interval '1 hour', 'eu', 1
+             FROM generate_series(6001, 6010) i",
+        )
+        .await;
+    stdout_of(&sync(&incremental));
+    assert_eq!(
+        lake_and_live(&source, &orders, "sales.orders", "true"),
+        "6010,6010"
+    );
+    source
+        .execute("UPDATE sales.orders SET note = 'changed' WHERE id % 100 = 0")
+        .await;
+    stdout_of(&sync(&["--tables", "sales.orders", "--mode", "merge"]));
+    assert_eq!(
+        lake_and_live(&source, &orders, "sales.orders", "note = 'changed'"),
+        "60,60"
+    );
+    assert_eq!(
+        lake_and_live(&source, &orders, "sales.orders", "true"),
+        "6010,6010"
+    );
+    assert_eq!(delta_partition_columns(&orders), ["region"]);
+
+    // Another layout needs a replace; a merge names both.
+    let refused = error_of(&sync(&[
+        "--tables",
+        "sales.orders",
+        "--mode",
+        "merge",
+        "--partition-by",
+        "none",
+    ]));
+    assert!(
+        refused.contains("partitioned by [region], not []") && refused.contains("--mode replace"),
+        "{refused}"
+    );
+    let missing = error_of(&sync(&[
+        "--tables",
+        "sales.orders",
+        "--partition-by",
+        "nope",
+    ]));
+    assert!(
+        missing.contains("nope: sales.orders has no such column"),
+        "{missing}"
+    );
+    stdout_of(&sync(&[
+        "--tables",
+        "sales.orders",
+        "--partition-by",
+        "none",
+    ]));
+    assert_eq!(delta_partition_columns(&orders), Vec::<String>::new());
+    assert_eq!(
+        lake_and_live(&source, &orders, "sales.orders", "true"),
+        "6010,6010"
+    );
 }

@@ -373,6 +373,8 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
         let sql = "SELECT o.type, o.identity, d.description
             FROM pg_description d, LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) o
             WHERE coalesce(o.schema, CASE WHEN o.type = 'schema' THEN o.identity END) = ANY($1)
+               -- (a column's schema comes quoted)
+               OR o.schema = ANY(ARRAY(SELECT quote_ident(s) FROM unnest($1::text[]) s))
             ORDER BY o.type, o.identity";
         let mut comments = Vec::new();
         for r in self.rows("comments", sql).await? {
