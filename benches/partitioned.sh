@@ -24,7 +24,7 @@ cargo build --release --quiet
 BIN="$CARGO_TARGET_DIR/release/lakeshift"
 SRC="$BASE/lakeshift_bench_part"
 psql "$ADMIN" -X -q -c "DROP DATABASE IF EXISTS lakeshift_bench_part" -c "CREATE DATABASE lakeshift_bench_part"
-psql "$SRC" -X -q -v rows="$ROWS" <<'SQL'
+psql "$SRC" -X -q -v ON_ERROR_STOP=1 -v rows="$ROWS" <<'SQL'
 CREATE TABLE sales (
     id bigint NOT NULL,
     sold_at timestamptz NOT NULL,
@@ -48,7 +48,7 @@ SELECT i,
        ((i * 104729) % 10000000) / 100.0,
        (ARRAY['web', 'store', 'phone', 'partner'])[1 + i % 4],
        CASE WHEN i % 5 = 0 THEN NULL ELSE 'order ' || i || ' note' END
-FROM generate_series(0, :rows - 1) AS i;
+FROM generate_series(0::bigint, :rows - 1) AS i;
 VACUUM ANALYZE sales;
 SQL
 
