@@ -48,7 +48,7 @@ fn parse(c: &mut Criterion) {
     group.throughput(Throughput::Elements(rows));
     group.bench_function("hired_employees_200k", |b| {
         b.iter(|| {
-            let rejects = RejectLog::new(dir.path().join("rejects.csv"));
+            let rejects = RejectLog::new(dir.path().join("rejects.csv")).unwrap();
             let mut reader = TypedCsvReader::new(
                 data.as_slice(),
                 "bench.csv".into(),

@@ -206,7 +206,7 @@ impl BackupJob {
         let columns = source.columns(table);
         let schema = source.schema(table);
         let (stream, finish) = source.read(table, None).await?.into_parts();
-        let folder = table.full_name().replace('/', "_");
+        let folder = crate::storage::names::table_folder(&table.schema, &table.name, false);
         let start_file = |index: usize| {
             let path = format!(
                 "{folder}/part-{index:05}.{}",

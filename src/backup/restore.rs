@@ -197,7 +197,8 @@ impl RestoreJob {
         };
         for entry in &entries {
             let qualified = names.table(entry);
-            let action = match (existing.table(&qualified), options.mode) {
+            let (schema, name) = names.target(entry);
+            let action = match (existing.table_in(&schema, &name), options.mode) {
                 (None, _) if options.data_only => {
                     return Err(Error::Invalid(format!(
                         "table {qualified} does not exist in {} (a data-only restore loads into existing tables)",
@@ -328,24 +329,26 @@ impl RestoreJob {
             }
         }
         let catalog = Catalog::load_in(tx, &self.target, target_schemas).await?;
-        let table_of = |qualified: &str| {
-            catalog.table(qualified).ok_or_else(|| Error::Internal {
-                task: "restoring".into(),
-                reason: format!("{qualified} missing after its creation"),
-            })
+        let table_of = |entry: &TableEntry| {
+            let (schema, name) = names.target(entry);
+            catalog
+                .table_in(&schema, &name)
+                .ok_or_else(|| Error::Internal {
+                    task: "restoring".into(),
+                    reason: format!("{schema}.{name} missing after its creation"),
+                })
         };
-        let replaced = plan
-            .tables
+        let replaced = entries
             .iter()
-            .filter(|t| t.action == TableAction::Replace)
-            .map(|t| table_of(&t.table))
+            .zip(&plan.tables)
+            .filter(|(_, t)| t.action == TableAction::Replace)
+            .map(|(entry, _)| table_of(entry))
             .collect::<Result<Vec<_>>>()?;
         load.truncate(&replaced).await?;
         let with_rows = !self.options.schema_only;
         for (i, entry) in entries.iter().enumerate().filter(|_| with_rows) {
             let started = Instant::now();
-            let qualified = names.table(entry);
-            let table = table_of(&qualified)?;
+            let table = table_of(entry)?;
             let (columns, schema) = load_columns(&catalog, table, entry)?;
             let bar = crate::progress::rows_bar(entry.rows, &entry.name, self.progress);
             let counter = bar.clone();
@@ -368,7 +371,7 @@ impl RestoreJob {
                 });
             }
             plan.tables[i].seconds = started.elapsed().as_secs_f64();
-            tracing::info!(table = %qualified, rows, "restored");
+            tracing::info!(table = %names.table(entry), rows, "restored");
         }
         // After the rows: keys, indexes, views (materialized ones computed from the rows),
         // triggers, privileges.
@@ -594,14 +597,20 @@ impl SchemaNames {
         targets
     }
 
-    /// `schema.table` of `entry` in the target.
-    fn table(&self, entry: &TableEntry) -> String {
+    /// `(schema, table)` of `entry` in the target.
+    fn target(&self, entry: &TableEntry) -> (String, String) {
         let schema = self
             .renames
             .iter()
             .find(|(from, _)| *from == entry.schema)
             .map_or(&entry.schema, |(_, to)| to);
-        format!("{schema}.{}", entry.name)
+        (schema.clone(), entry.name.clone())
+    }
+
+    /// `schema.table` of `entry` in the target, as shown.
+    fn table(&self, entry: &TableEntry) -> String {
+        let (schema, name) = self.target(entry);
+        format!("{schema}.{name}")
     }
 
     /// `sql` with names qualified by a renamed schema moved to its new one. The DDL comes from

@@ -41,7 +41,7 @@ pub async fn restore_file(
         ))
     })?;
     let location = Location::parse(if dir.is_empty() { "/" } else { dir }, s3)?;
-    let schema_name = split_name(table).0.unwrap_or("public").to_string();
+    let schema_name = split_name(table).0.unwrap_or_else(|| "public".into());
     let catalog = Catalog::load(target, &[schema_name]).await?;
     let Some(table_def) = catalog.table(table) else {
         return Err(Error::UnknownTable {

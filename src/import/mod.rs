@@ -160,12 +160,10 @@ impl CsvImport {
     pub async fn run(self) -> Result<ImportSummary> {
         self.options.problems()?;
         let file = open(&self.path)?;
-        let qualified = match split_name(&self.table) {
-            (Some(_), _) => self.table.clone(),
-            (None, name) => format!("{}.{name}", self.options.schema),
-        };
-        let (schema, _) = split_name(&qualified);
-        let schemas = vec![schema.unwrap_or(DEFAULT_SCHEMA).to_string()];
+        let (schema, name) = split_name(&self.table);
+        let schema = schema.unwrap_or_else(|| self.options.schema.clone());
+        let qualified = format!("{}.{}", quote_ident(&schema), quote_ident(&name));
+        let schemas = vec![schema];
         let catalog = Catalog::load(&self.target, &schemas).await?;
         let table = catalog
             .table(&qualified)
@@ -190,13 +188,13 @@ impl CsvImport {
         &self,
         file: std::fs::File,
         targets: Vec<TargetColumn>,
-    ) -> TypedCsvReader<std::fs::File> {
+    ) -> Result<TypedCsvReader<std::fs::File>> {
         let rejects = RejectLog::new(
             self.rejects
                 .clone()
                 .unwrap_or_else(|| RejectLog::default_path(&self.path)),
-        );
-        TypedCsvReader::new(
+        )?;
+        Ok(TypedCsvReader::new(
             file,
             self.path.clone(),
             self.options.csv.clone(),
@@ -204,7 +202,7 @@ impl CsvImport {
             rejects,
             self.options.max_rejects,
             self.options.batch_size,
-        )
+        ))
     }
 
     /// Load the file into `table` as part of `load` (not committed here).
@@ -230,7 +228,7 @@ impl CsvImport {
             &table.name,
             self.progress,
         );
-        let mut reader = self.reader(file, targets);
+        let mut reader = self.reader(file, targets)?;
         if columns.tagged {
             reader = reader.with_line_numbers(TAG_COLUMN);
         }
@@ -376,7 +374,7 @@ async fn lock(tx: &Transaction<'_>, table: &Table, catalog: &Catalog) -> Result<
     for fk in table.foreign_keys() {
         let (schema, parent, _) = fk.references.as_ref().expect("foreign keys reference");
         if (schema, parent) != (&table.schema, &table.name)
-            && catalog.table(&format!("{schema}.{parent}")).is_some()
+            && catalog.table_in(schema, parent).is_some()
         {
             sql.push_str(&format!(
                 " LOCK TABLE {}.{} IN SHARE MODE;",

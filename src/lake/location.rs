@@ -8,13 +8,10 @@ use super::delta_error;
 use crate::error::{Error, Result};
 use crate::postgres::catalog::Table;
 
-/// The folder name of `table` under a lake root: `name`, or `schema.name` outside `public`.
+/// The folder name of `table` under a lake root: `name`, or `schema.name` outside `public`,
+/// encoded so that it stays under the root and is its table's alone.
 pub fn folder_name(table: &Table) -> String {
-    if table.schema == "public" {
-        table.name.clone()
-    } else {
-        table.full_name()
-    }
+    crate::storage::names::table_folder(&table.schema, &table.name, true)
 }
 
 /// The URL of the Delta table `name` under `root`, creating a local directory for it.

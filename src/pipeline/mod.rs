@@ -13,7 +13,7 @@ pub mod spec;
 pub mod steps;
 pub mod validate;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::postgres::DbUrl;
@@ -31,6 +31,8 @@ pub struct Pipeline {
     pub catalog: Vec<TableSource>,
     /// Connection name -> database.
     pub connections: BTreeMap<String, DbUrl>,
+    /// The connections whose database is created when missing.
+    pub to_create: BTreeSet<String>,
     pub steps: Vec<NamedStep>,
 }
 

@@ -70,6 +70,14 @@ async fn check_connections(pipeline: &Pipeline) -> Result<()> {
     for name in pipeline.steps.iter().flat_map(|s| s.step.connects()) {
         if !seen.contains(&name) {
             if let Some(url) = pipeline.connections.get(name) {
+                if pipeline.to_create.contains(name) && !url.database_exists().await? {
+                    url.create_database().await?;
+                    tracing::info!(
+                        connection = name,
+                        database = url.database(),
+                        "created the database"
+                    );
+                }
                 url.connect().await?;
             }
             seen.push(name);

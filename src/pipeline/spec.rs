@@ -32,15 +32,37 @@ use crate::postgres::transfer::CopyOptions;
 pub struct PipelineSpec {
     pub name: Option<String>,
     pub description: Option<String>,
-    /// Connection name -> Postgres URL (`${ENV}` and `${ENV:-default}` are expanded).
+    /// Connection name -> Postgres URL (`${ENV}` and `${ENV:-default}` are expanded), or
+    /// the URL with another database and whether to create it.
     #[serde(default)]
-    pub connections: BTreeMap<String, String>,
+    pub connections: BTreeMap<String, ConnectionSpec>,
     /// Table name -> `LOCATION[#FORMAT]`: the tables `query` and `report` steps (and
     /// `lakeshift sql --catalog`) can name.
     #[serde(default)]
     pub catalog: BTreeMap<String, String>,
     /// Each parsed on its own ([`StepSpec`]), so that every step's problems are reported.
     pub steps: Vec<serde_yaml::Value>,
+}
+
+/// A connection as written: a URL, or `{url, database, create_database}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ConnectionSpec {
+    Url(String),
+    Full(FullConnection),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FullConnection {
+    /// Empty: the `PG*` variables, else the default server.
+    #[serde(default)]
+    pub url: String,
+    /// This database on the URL's server instead of the URL's own.
+    pub database: Option<String>,
+    /// Create the database when it is missing, before the first step runs.
+    #[serde(default)]
+    pub create_database: bool,
 }
 
 /// The registry of step kinds: `Variant(options type) = "yaml type"`. It defines

@@ -1,11 +1,11 @@
 //! Spec -> [`Pipeline`]: a pure check that collects every problem with its YAML path
 //! (`steps[2].connection: unknown connection "tgt"`) instead of stopping at the first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::interpolate::expand;
-use super::spec::{PipelineSpec, StepSpec};
+use super::spec::{ConnectionSpec, PipelineSpec, StepSpec};
 use super::steps::Checker;
 use super::{NamedStep, Pipeline};
 use crate::error::{Error, Result};
@@ -44,10 +44,24 @@ pub fn from_str(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -
 
 fn check(spec: PipelineSpec, path: &Path, base: &Path, problems: &mut Vec<String>) -> Pipeline {
     let mut connections = BTreeMap::new();
-    for (name, url) in &spec.connections {
-        match DbUrl::parse(url) {
+    let mut to_create = BTreeSet::new();
+    for (name, written) in &spec.connections {
+        let (url, database, create) = match written {
+            ConnectionSpec::Url(url) => (url, None, false),
+            ConnectionSpec::Full(full) => {
+                (&full.url, full.database.as_deref(), full.create_database)
+            }
+        };
+        let url = DbUrl::parse(url).and_then(|url| match database {
+            Some(database) => url.with_database(database),
+            None => Ok(url),
+        });
+        match url {
             Ok(url) => {
                 connections.insert(name.clone(), url);
+                if create {
+                    to_create.insert(name.clone());
+                }
             }
             Err(e) => problems.push(format!("connections.{name}: {e}")),
         }
@@ -95,6 +109,7 @@ fn check(spec: PipelineSpec, path: &Path, base: &Path, problems: &mut Vec<String
         path: path.to_path_buf(),
         catalog,
         connections,
+        to_create,
         steps,
     }
 }

@@ -31,8 +31,8 @@ pub async fn compare_tables(
         let (schema, name) = split_name(table);
         let relation = format!(
             "{}.{}",
-            quote_ident(schema.unwrap_or("public")),
-            quote_ident(name)
+            quote_ident(schema.as_deref().unwrap_or("public")),
+            quote_ident(&name)
         );
         let sql = format!(
             "SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE \"C\")) FROM {relation} t"

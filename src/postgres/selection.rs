@@ -10,7 +10,7 @@
 use serde::Deserialize;
 
 use super::DbUrl;
-use super::catalog::{Catalog, Table};
+use super::catalog::{Catalog, Table, split_name};
 use crate::error::{Error, Result};
 use crate::options::{Check, Problem};
 
@@ -115,11 +115,9 @@ impl TableSelection {
     /// looked for).
     pub fn resolve<'c>(&self, catalog: &'c Catalog, url: &DbUrl) -> Result<Vec<&'c Table>> {
         let through_parent = |t: &Table| {
-            t.partition_of.as_ref().is_some_and(|p| {
-                catalog
-                    .table(&format!("{}.{}", p.parent.0, p.parent.1))
-                    .is_some()
-            })
+            t.partition_of
+                .as_ref()
+                .is_some_and(|p| catalog.table_in(&p.parent.0, &p.parent.1).is_some())
         };
         let mut chosen: Vec<u32> = Vec::new();
         for wanted in &self.tables {
@@ -178,9 +176,9 @@ fn is_pattern(name: &str) -> bool {
 
 /// `pattern` against a table: `schema.table` patterns match both parts, others the name.
 fn table_matches(pattern: &str, table: &Table) -> bool {
-    match pattern.split_once('.') {
-        Some((schema, name)) => glob(schema, &table.schema) && glob(name, &table.name),
-        None => glob(pattern, &table.name),
+    match split_name(pattern) {
+        (Some(schema), name) => glob(&schema, &table.schema) && glob(&name, &table.name),
+        (None, name) => glob(&name, &table.name),
     }
 }
 
@@ -210,7 +208,30 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::glob;
+    use super::{glob, split_name};
+
+    #[test]
+    fn names_split_as_pg_dump_reads_them() {
+        let split = |s: &str| split_name(s);
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(split("jobs"), (None, "jobs".into()));
+        assert_eq!(split("hr.jobs"), (some("hr"), "jobs".into()));
+        assert_eq!(split(r#""../escaped""#), (None, "../escaped".into()));
+        assert_eq!(
+            split(r#"public."../escaped""#),
+            (some("public"), "../escaped".into())
+        );
+        assert_eq!(
+            split(r#""Odd Schema"."a.b""#),
+            (some("Odd Schema"), "a.b".into())
+        );
+        assert_eq!(split(r#""say ""hi""""#), (None, r#"say "hi""#.into()));
+        // Unquoted, the first dot separates (Catalog::table then tries the whole text).
+        assert_eq!(split("../escaped"), (some(""), "./escaped".into()));
+        // Not well-formed quoting: taken as written.
+        assert_eq!(split(r#""open"#), (None, r#""open"#.into()));
+        assert_eq!(split(r#"O"B"#), (None, r#"O"B"#.into()));
+    }
 
     #[test]
     fn globs_match_as_in_a_shell() {

@@ -130,7 +130,7 @@ impl TableCopy {
         let mut plan = Vec::new();
         for table in source.tables() {
             let qualified = table.full_name();
-            let Some(twin) = target.table(&qualified) else {
+            let Some(twin) = target.table_in(&table.schema, &table.name) else {
                 return Err(Error::UnknownTable {
                     table: qualified,
                     url: format!("{} (run schema copy first)", self.target.redacted()),

@@ -213,7 +213,7 @@ fn find_backup_table<'m>(
     manifest
         .tables
         .iter()
-        .find(|t| t.name == name && schema.is_none_or(|s| s == t.schema))
+        .find(|t| t.name == name && schema.as_ref().is_none_or(|s| *s == t.schema))
         .ok_or_else(|| {
             let names: Vec<String> = manifest.tables.iter().map(|t| t.qualified()).collect();
             Error::Storage {
@@ -260,7 +260,7 @@ async fn files_table(
 /// A live Postgres table: each scan reads it in a snapshot of its own.
 async fn postgres_table(url: DbUrl, wanted: &str) -> Result<Arc<dyn TableProvider>> {
     let (schema_name, _) = split_name(wanted);
-    let schemas = vec![schema_name.unwrap_or("public").to_string()];
+    let schemas = vec![schema_name.unwrap_or_else(|| "public".into())];
     let catalog = Arc::new(Catalog::load(&url, &schemas).await?);
     let table = catalog
         .table(wanted)

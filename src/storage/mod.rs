@@ -9,6 +9,8 @@
 //! name by an atomic rename, an S3 object when its upload completes). A writer that is
 //! dropped or aborted leaves nothing under the name.
 
+pub mod names;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 

@@ -24,6 +24,21 @@ fn every_shipped_pipeline_validates() {
     assert!(checked >= 1);
 }
 
+#[test]
+fn the_shipped_pipelines_run_in_a_database_of_their_own() {
+    // HR_DATABASE is not set in the test process, so the default applies.
+    for file in ["hr_lakehouse.yaml", "hr_migration.yaml", "hr_backup.yaml"] {
+        let pipeline = lakeshift::pipeline::load(&repo_file(&format!("pipelines/{file}"))).unwrap();
+        let (name, url) = pipeline
+            .connections
+            .iter()
+            .find(|(name, _)| *name != "restored")
+            .unwrap();
+        assert_eq!(url.database(), "lakeshift_hr", "{file}");
+        assert!(pipeline.to_create.contains(name), "{file}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn hr_migration_runs_end_to_end_on_demo_data_and_on_the_real_files() {
     let db = TestDb::new().await;
@@ -41,6 +56,7 @@ async fn hr_migration_runs_end_to_end_on_demo_data_and_on_the_real_files() {
         ])
         .arg(tmp.path())
         .env("DATABASE_URL", db.url.expose())
+        .env("HR_DATABASE", db.url.database())
         .env_remove("HR_DATA_DIR");
         if let Some(dir) = extra_env {
             cmd.env("HR_DATA_DIR", dir);
@@ -183,6 +199,7 @@ async fn hr_backup_backs_up_verifies_restores_into_a_new_database_and_compares()
             tmp.path(),
             &[
                 ("DATABASE_URL", db.url.expose().as_ref()),
+                ("HR_DATABASE", db.url.database().as_ref()),
                 ("RESTORE_DATABASE_URL", restored.expose().as_ref()),
                 ("BACKUP_DIR", backups.as_os_str()),
             ],
@@ -242,7 +259,18 @@ async fn hr_backup_backs_up_verifies_restores_into_a_new_database_and_compares()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hr_lakehouse_runs_the_whole_story_and_again() {
+    // The user's database holds a `jobs` table of its own: the demo runs beside it, in a
+    // database of its own that it creates.
     let db = TestDb::new().await;
+    db.execute("CREATE TABLE jobs (title text); INSERT INTO jobs VALUES ('mine')")
+        .await;
+    let demo = db
+        .url
+        .with_database(&format!("{}_hr", db.url.database()))
+        .unwrap();
+    let admin = crate::common::admin_url().connect().await.unwrap();
+    let drop_demo = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", demo.database());
+    admin.batch_execute(&drop_demo).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("out");
     let report = tmp.path().join("run.json");
@@ -252,6 +280,7 @@ async fn hr_lakehouse_runs_the_whole_story_and_again() {
             tmp.path(),
             &[
                 ("DATABASE_URL", db.url.expose().as_ref()),
+                ("HR_DATABASE", demo.database().as_ref()),
                 ("LAKESHIFT_OUT", out_dir.as_os_str()),
             ],
         )
@@ -282,6 +311,19 @@ async fn hr_lakehouse_runs_the_whole_story_and_again() {
         ]
     );
     assert_eq!(json["steps"][3]["output"][2]["rows"], 100_000);
+    assert_eq!(
+        db.value("SELECT string_agg(title, ',') FROM jobs").await,
+        "mine"
+    );
+    let in_demo = demo.connect().await.unwrap();
+    let hired: i64 = in_demo
+        .query_one("SELECT count(*) FROM hired_employees", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(hired, 100_000);
+    drop(in_demo);
+    admin.batch_execute(&drop_demo).await.unwrap();
     assert_eq!(
         json["steps"][3]["output"][2]["version"], 1,
         "the second run overwrote"

@@ -1,8 +1,10 @@
 //! The reject log: one entry per refused row, with file, line, raw text, column and reason,
 //! as CSV or JSON Lines (chosen by the path's extension). It is written beside its final
 //! path and published only when the load ends, so a crashed load leaves no stale log.
+//! The log only ever replaces or removes a reject log of its own: a path holding another
+//! file, a link or a directory is refused before anything is read.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -29,21 +31,34 @@ pub struct RejectLog {
     count: u64,
 }
 
+/// The first line of a CSV reject log.
+const CSV_HEADER: &str = "file,line,column,reason,raw";
+
 impl RejectLog {
-    pub fn new(path: PathBuf) -> Self {
+    /// A log to publish at `path`; refused when `path` holds anything but a reject log.
+    pub fn new(path: PathBuf) -> Result<Self> {
         let jsonl = matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("jsonl" | "json" | "ndjson")
         );
+        if let Some(problem) = not_a_log(&path, jsonl) {
+            return Err(Error::io(
+                &path,
+                std::io::Error::other(format!(
+                    "{problem}, so it is not a reject log to replace: name another \
+                     --rejects path or remove it"
+                )),
+            ));
+        }
         let mut partial = path.clone().into_os_string();
-        partial.push(".partial");
-        RejectLog {
+        partial.push(format!(".{}.partial", std::process::id()));
+        Ok(RejectLog {
             path,
             partial: partial.into(),
             out: None,
             jsonl,
             count: 0,
-        }
+        })
     }
 
     /// The default log for an input file: `<input>.rejects.csv` beside it.
@@ -65,10 +80,19 @@ impl RejectLog {
         self.count += 1;
         let io_err = |e: std::io::Error, p: &Path| Error::io(p, e);
         if self.out.is_none() {
-            let file = File::create(&self.partial).map_err(|e| io_err(e, &self.partial))?;
+            // A leftover of a killed run of this pid is ours; anything else there (a link
+            // planted at the name) makes create_new fail rather than be followed.
+            if std::fs::symlink_metadata(&self.partial).is_ok_and(|m| m.is_file()) {
+                let _ = std::fs::remove_file(&self.partial);
+            }
+            let file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&self.partial)
+                .map_err(|e| io_err(e, &self.partial))?;
             let mut out = BufWriter::new(file);
             if !self.jsonl {
-                out.write_all(b"file,line,column,reason,raw\n")
+                out.write_all(format!("{CSV_HEADER}\n").as_bytes())
                     .map_err(|e| io_err(e, &self.partial))?;
             }
             self.out = Some(out);
@@ -106,7 +130,9 @@ impl RejectLog {
                 Ok(Some(self.path.clone()))
             }
             None => {
-                if self.path.exists() {
+                // An earlier run's log would describe rejects this run did not have.
+                let earlier = std::fs::symlink_metadata(&self.path).is_ok();
+                if earlier && not_a_log(&self.path, self.jsonl).is_none() {
                     std::fs::remove_file(&self.path).map_err(|e| Error::io(&self.path, e))?;
                 }
                 Ok(None)
@@ -121,6 +147,35 @@ impl Drop for RejectLog {
             let _ = std::fs::remove_file(&self.partial);
         }
     }
+}
+
+/// Why `path` cannot be replaced by a reject log: it is a link, not a file, or a file
+/// that does not start as one of ours. `None` when it is free or one of ours.
+fn not_a_log(path: &Path, jsonl: bool) -> Option<&'static str> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if meta.file_type().is_symlink() {
+        return Some("it is a symbolic link");
+    }
+    if !meta.is_file() {
+        return Some("it is not a regular file");
+    }
+    let mut first = String::new();
+    let read = File::open(path).and_then(|f| {
+        use std::io::{BufRead, Read};
+        std::io::BufReader::new(f.take(64 * 1024)).read_line(&mut first)
+    });
+    let first = first.trim_end();
+    let ours = read.is_ok()
+        && if jsonl {
+            serde_json::from_str::<serde_json::Value>(first).is_ok_and(|v| {
+                ["file", "line", "reason", "raw"]
+                    .iter()
+                    .all(|k| v.get(k).is_some())
+            })
+        } else {
+            first == CSV_HEADER
+        };
+    (!ours).then_some("it holds something else")
 }
 
 fn csv_field(value: &str) -> String {
@@ -149,7 +204,7 @@ mod tests {
     fn csv_log_is_published_only_at_the_end() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv");
-        let mut log = RejectLog::new(path.clone());
+        let mut log = RejectLog::new(path.clone()).unwrap();
         log.write(&reject(7)).unwrap();
         assert!(!path.exists(), "not published before the end");
         assert_eq!(log.publish().unwrap(), Some(path.clone()));
@@ -164,21 +219,50 @@ mod tests {
     fn jsonl_log_and_stale_log_removal() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
-        let mut log = RejectLog::new(path.clone());
+        let mut log = RejectLog::new(path.clone()).unwrap();
         log.write(&reject(2)).unwrap();
         log.publish().unwrap();
         let line: serde_json::Value =
             serde_json::from_str(std::fs::read_to_string(&path).unwrap().trim()).unwrap();
         assert_eq!(line["line"], 2);
-        assert_eq!(RejectLog::new(path.clone()).publish().unwrap(), None);
+        assert_eq!(
+            RejectLog::new(path.clone()).unwrap().publish().unwrap(),
+            None
+        );
         assert!(!path.exists(), "a clean re-run removes the old log");
+    }
+
+    #[test]
+    fn a_path_holding_anything_but_a_log_is_never_replaced_or_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data.csv");
+        std::fs::write(&data, "1,precious\n").unwrap();
+        let err = RejectLog::new(data.clone()).err().unwrap().to_string();
+        assert!(
+            err.contains("holds something else") && err.contains("--rejects"),
+            "{err}"
+        );
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.csv");
+            std::os::unix::fs::symlink(&data, &link).unwrap();
+            let err = RejectLog::new(link).err().unwrap().to_string();
+            assert!(err.contains("symbolic link"), "{err}");
+            // A link planted at the partial name is not followed.
+            let path = dir.path().join("r.csv");
+            let mut log = RejectLog::new(path.clone()).unwrap();
+            std::os::unix::fs::symlink(&data, &log.partial).unwrap();
+            assert!(log.write(&reject(1)).is_err());
+        }
+        assert!(RejectLog::new(dir.path().to_path_buf()).is_err());
+        assert_eq!(std::fs::read_to_string(&data).unwrap(), "1,precious\n");
     }
 
     #[test]
     fn an_abandoned_log_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv");
-        let mut log = RejectLog::new(path.clone());
+        let mut log = RejectLog::new(path.clone()).unwrap();
         log.write(&reject(1)).unwrap();
         drop(log);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

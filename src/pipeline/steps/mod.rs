@@ -98,7 +98,7 @@ impl<O: StepKind> Spec<O> {
 pub struct Checker<'a> {
     pub(crate) at: String,
     pub(crate) base: &'a Path,
-    pub(crate) connections: &'a BTreeMap<String, String>,
+    pub(crate) connections: &'a BTreeMap<String, crate::pipeline::spec::ConnectionSpec>,
     pub(crate) catalog: &'a [TableSource],
     pub(crate) problems: &'a mut Vec<String>,
 }

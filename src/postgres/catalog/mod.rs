@@ -307,12 +307,21 @@ impl Catalog {
             .collect()
     }
 
-    /// The table `name` (`table` or `schema.table`).
+    /// The table `name` in `schema`, exactly.
+    pub fn table_in(&self, schema: &str, name: &str) -> Option<&Table> {
+        self.tables
+            .iter()
+            .find(|t| t.schema == schema && t.name == name)
+    }
+
+    /// The table `name` names (`table`, `schema.table`, quoted parts as in `pg_dump -t`); a
+    /// name that only makes sense whole (`../odd`, `a.b`) is looked for as written too.
     pub fn table(&self, name: &str) -> Option<&Table> {
         let (schema, table) = split_name(name);
         self.tables
             .iter()
-            .find(|t| t.name == table && schema.is_none_or(|s| s == t.schema))
+            .find(|t| t.name == table && schema.as_ref().is_none_or(|s| *s == t.schema))
+            .or_else(|| self.tables.iter().find(|t| t.name == name))
     }
 
     /// Whether another table's foreign key references `table`.
@@ -387,10 +396,45 @@ impl Catalog {
     }
 }
 
-/// `schema.table` -> `(Some(schema), table)`, `table` -> `(None, table)`.
-pub fn split_name(name: &str) -> (Option<&str>, &str) {
-    match name.split_once('.') {
-        Some((s, t)) => (Some(s), t),
-        None => (None, name),
+/// `schema.table` -> `(Some(schema), table)`, `table` -> `(None, table)`, as `pg_dump -t`
+/// reads them: either part may be double-quoted (`public."../odd.name"`, `""` for a quote
+/// inside), and the first dot outside quotes separates them. Unquoted parts are taken as
+/// written; text that is not a well-formed quoted name is taken literally.
+pub fn split_name(name: &str) -> (Option<String>, String) {
+    let (first, rest) = match identifier(name) {
+        Some(parsed) => parsed,
+        None => return (None, name.to_string()),
+    };
+    match rest.strip_prefix('.') {
+        None if rest.is_empty() => (None, first),
+        Some(second) => match identifier(second) {
+            Some((table, "")) => (Some(first), table),
+            _ => (Some(first), second.to_string()),
+        },
+        None => (None, name.to_string()),
     }
+}
+
+/// One identifier at the start of `text` and what follows it: a quoted one, or unquoted
+/// text up to the first dot.
+fn identifier(text: &str) -> Option<(String, &str)> {
+    let Some(quoted) = text.strip_prefix('"') else {
+        let end = text.find('.').unwrap_or(text.len());
+        return Some((text[..end].to_string(), &text[end..]));
+    };
+    let mut out = String::new();
+    let mut chars = quoted.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '"' {
+            if chars.peek().is_some_and(|&(_, n)| n == '"') {
+                chars.next();
+                out.push('"');
+            } else {
+                return Some((out, &quoted[i + 1..]));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    None
 }

@@ -270,7 +270,7 @@ pub(super) fn create_table(catalog: &Catalog, t: &Table) -> String {
         .map(|key| format!(" PARTITION BY {key}"))
         .unwrap_or_default();
     if let Some(of) = &t.partition_of {
-        let parent = catalog.table(&format!("{}.{}", of.parent.0, of.parent.1));
+        let parent = catalog.table_in(&of.parent.0, &of.parent.1);
         let options: Vec<String> = t
             .columns
             .iter()

@@ -1,0 +1,150 @@
+//! What a careless user or an attacker hands the binary: table names that look like paths,
+//! names that only quoting tells apart, a reject-log path that holds someone's data.
+
+use std::path::Path;
+
+use crate::common::{TestDb, error_of, lakeshift, stdout_of};
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Every file under `dir`, relative to it.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let entry = entry.unwrap().path();
+            if entry.is_dir() {
+                pending.push(entry.clone());
+            }
+            out.push(entry.strip_prefix(dir).unwrap().display().to_string());
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn table_names_like_paths_stay_under_their_root_and_can_be_named() {
+    let source = TestDb::new().await;
+    source
+        .execute(
+            r#"CREATE TABLE "../escaped" (id int PRIMARY KEY); INSERT INTO "../escaped" VALUES (1);
+               CREATE TABLE "a/b" (id int); INSERT INTO "a/b" VALUES (1), (2);
+               CREATE TABLE a_b (id int); INSERT INTO a_b VALUES (3);"#,
+        )
+        .await;
+    let outside = tempfile::tempdir().unwrap();
+    let root = outside.path().join("lake/root");
+    // Named unquoted, quoted, and schema-qualified with quotes: each finds the table.
+    for name in ["../escaped", r#""../escaped""#, r#"public."../escaped""#] {
+        stdout_of(&lakeshift(
+            &source.url,
+            &["-q", "lake", "sync", "--to", path(&root), "--tables", name],
+        ));
+    }
+    let everything = files_under(outside.path());
+    assert!(
+        everything
+            .iter()
+            .all(|f| f == "lake" || Path::new(f).starts_with("lake/root"))
+            && everything.len() > 3,
+        "{everything:?}"
+    );
+    assert!(root.join("~2E~2E~2Fescaped/_delta_log").is_dir());
+
+    // `a/b` and `a_b` get backup folders of their own, and restore apart.
+    let backups = tempfile::tempdir().unwrap();
+    stdout_of(&lakeshift(
+        &source.url,
+        &[
+            "-q",
+            "backup",
+            "--to",
+            path(backups.path()),
+            "--tables",
+            "a/b,a_b",
+        ],
+    ));
+    let folders: Vec<String> = files_under(backups.path())
+        .into_iter()
+        .filter(|f| f.ends_with(".avro"))
+        .collect();
+    assert_eq!(folders.len(), 2, "{folders:?}");
+    let target = TestDb::new().await;
+    stdout_of(&lakeshift(
+        &target.url,
+        &[
+            "-q",
+            "restore",
+            "--from",
+            path(backups.path()),
+            "--target",
+            target.url.expose(),
+        ],
+    ));
+    assert_eq!(
+        target
+            .value(r#"SELECT string_agg(id::text, ',' ORDER BY id) FROM "a/b""#)
+            .await,
+        "1,2"
+    );
+    assert_eq!(
+        target
+            .value("SELECT string_agg(id::text, ',') FROM a_b")
+            .await,
+        "3"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reject_log_path_holding_other_data_is_refused_and_left_alone() {
+    let db = TestDb::new().await;
+    db.execute("CREATE TABLE t (id int PRIMARY KEY, n int)")
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    std::fs::write(&csv, "1,1\n2,x\n").unwrap();
+    let precious = dir.path().join("precious.csv");
+    std::fs::write(&precious, "keep me\n").unwrap();
+    let import = |rejects: &Path| {
+        lakeshift(
+            &db.url,
+            &[
+                "-q",
+                "import",
+                "csv",
+                "--table",
+                "t",
+                path(&csv),
+                "--rejects",
+                path(rejects),
+            ],
+        )
+    };
+    let refused = error_of(&import(&precious));
+    assert!(
+        refused.contains("not a reject log") && refused.contains("precious.csv"),
+        "{refused}"
+    );
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me\n");
+    assert_eq!(db.count("t").await, 0);
+    // A link to it is not followed either.
+    #[cfg(unix)]
+    {
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink(&precious, &link).unwrap();
+        let refused = error_of(&import(&link));
+        assert!(refused.contains("symbolic link"), "{refused}");
+        assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me\n");
+    }
+    // Its own log it replaces, and removes once a re-run has no rejects.
+    let log = dir.path().join("t.rejects.csv");
+    stdout_of(&import(&log));
+    assert!(std::fs::read_to_string(&log).unwrap().contains("2,x"));
+    std::fs::write(&csv, "3,3\n").unwrap();
+    stdout_of(&import(&log));
+    assert!(!log.exists());
+    assert_eq!(db.count("t").await, 2);
+}
