@@ -42,7 +42,8 @@ pub struct CommonArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
           default_value = "", hide_default_value = true)]
     target: DbUrl,
-    /// The first line is a header, not data.
+    /// The first line is a header: its names say which column each field fills (exact, else
+    /// case-insensitive; an unknown or missing column is an error before loading).
     #[arg(long)]
     header: bool,
     /// Field delimiter (one ASCII character; \t for tab).

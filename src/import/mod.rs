@@ -21,10 +21,10 @@ use tokio_postgres::Transaction;
 use crate::blocking::{receiver_stream, spawn_blocking};
 use crate::error::{Error, Result};
 use crate::formats::csv::rejects::RejectLog;
-use crate::formats::csv::{CsvOptions, TargetColumn, TypedCsvReader};
+use crate::formats::csv::{CsvOptions, TargetColumn, TypedCsvReader, read_header};
 use crate::options::{Check, Problem};
 use crate::postgres::cast_check::TAG_COLUMN;
-use crate::postgres::catalog::{Catalog, Table, split_name};
+use crate::postgres::catalog::{Catalog, Column, Table, split_name};
 use crate::postgres::connect::{DbUrl, quote_ident};
 use crate::postgres::load::Load;
 use crate::postgres::selection::DEFAULT_SCHEMA;
@@ -217,7 +217,15 @@ impl CsvImport {
         let started = Instant::now();
         let tx = load.tx();
         let mode = self.options.mode;
-        let (columns, targets) = load_columns(catalog, table);
+        let header = if self.options.csv.header {
+            let names = read_header(open(&self.path)?, &self.options.csv)
+                .map_err(|e| Error::io(&self.path, e))?;
+            // An empty file has no header and nothing to load.
+            Some(names).filter(|n| !n.is_empty())
+        } else {
+            None
+        };
+        let (columns, targets) = load_columns(catalog, table, header.as_deref())?;
         lock(tx, table, catalog).await?;
         if truncate {
             write::empty(tx, table, catalog.is_referenced(table)).await?;
@@ -337,13 +345,27 @@ pub(crate) fn open(path: &Path) -> Result<std::fs::File> {
     Ok(file)
 }
 
-/// The columns a CSV fills (all but generated ones, in table order) and how each is parsed.
-fn load_columns(catalog: &Catalog, table: &Table) -> (LoadColumns, Vec<TargetColumn>) {
+/// The columns a CSV fills and how each is parsed: all but generated ones, in table order,
+/// or in the order of the file's header names.
+fn load_columns(
+    catalog: &Catalog,
+    table: &Table,
+    header: Option<&[String]>,
+) -> Result<(LoadColumns, Vec<TargetColumn>)> {
     let enums = catalog.enum_labels();
     let mut names = Vec::new();
     let mut kinds = Vec::new();
     let mut targets = Vec::new();
-    for column in table.columns.iter().filter(|c| c.generated.is_none()) {
+    let insertable: Vec<&Column> = table
+        .columns
+        .iter()
+        .filter(|c| c.generated.is_none())
+        .collect();
+    let ordered = match header {
+        Some(header) => by_header(table, &insertable, header)?,
+        None => insertable,
+    };
+    for column in ordered {
         let kind = PgKind::of_text_input(column, &enums);
         names.push(column.name.clone());
         kinds.push(kind.clone());
@@ -355,14 +377,73 @@ fn load_columns(catalog: &Catalog, table: &Table) -> (LoadColumns, Vec<TargetCol
         });
     }
     let tagged = kinds.iter().any(PgKind::needs_cast);
-    (
+    Ok((
         LoadColumns {
             names,
             kinds,
             tagged,
         },
         targets,
-    )
+    ))
+}
+
+/// The table's columns in the order a header names them: by exact name, else by a unique
+/// case-insensitive match. An unknown, repeated or missing name is an error before loading.
+fn by_header<'t>(
+    table: &Table,
+    insertable: &[&'t Column],
+    header: &[String],
+) -> Result<Vec<&'t Column>> {
+    let mismatch = |reason: String| Error::Mismatch {
+        table: table.full_name(),
+        reason,
+    };
+    let all = || {
+        insertable
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut ordered: Vec<&Column> = Vec::with_capacity(header.len());
+    for name in header {
+        let exact = insertable.iter().copied().find(|c| c.name == *name);
+        let folded: Vec<&Column> = insertable
+            .iter()
+            .copied()
+            .filter(|c| c.name.eq_ignore_ascii_case(name.trim()))
+            .collect();
+        let column = match (exact, folded.as_slice()) {
+            (Some(c), _) | (None, &[c]) => c,
+            (None, []) => {
+                return Err(mismatch(format!(
+                    "the header names {name:?}, which is not a column (the columns are {})",
+                    all()
+                )));
+            }
+            (None, _) => {
+                return Err(mismatch(format!(
+                    "the header's {name:?} matches several columns but none exactly"
+                )));
+            }
+        };
+        if ordered.iter().any(|c| c.name == column.name) {
+            return Err(mismatch(format!("the header names {} twice", column.name)));
+        }
+        ordered.push(column);
+    }
+    let missing: Vec<&str> = insertable
+        .iter()
+        .filter(|c| !ordered.iter().any(|o| o.name == c.name))
+        .map(|c| c.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(mismatch(format!(
+            "the header lacks the columns {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(ordered)
 }
 
 /// Keep concurrent writers out of the table (and parent rows in place) until commit.

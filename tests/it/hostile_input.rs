@@ -148,3 +148,45 @@ async fn a_reject_log_path_holding_other_data_is_refused_and_left_alone() {
     assert!(!log.exists());
     assert_eq!(db.count("t").await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_header_maps_fields_to_columns_by_name() {
+    let db = TestDb::new().await;
+    db.execute("CREATE TABLE h (a text, \"B\" text, n int GENERATED ALWAYS AS (1) STORED)")
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let import = |content: &str| {
+        let file = dir.path().join("h.csv");
+        std::fs::write(&file, content).unwrap();
+        lakeshift(
+            &db.url,
+            &[
+                "-q",
+                "import",
+                "csv",
+                "--table",
+                "h",
+                path(&file),
+                "--header",
+            ],
+        )
+    };
+    // The header's order, not the table's; "b" finds "B" case-insensitively.
+    stdout_of(&import("b,a\nvalue of B,value of a\n"));
+    assert_eq!(
+        db.value("SELECT a || '|' || \"B\" FROM h").await,
+        "value of a|value of B"
+    );
+    for (content, expected) in [
+        (
+            "a,c\nx,y\n",
+            r#"the header names "c", which is not a column (the columns are a, B)"#,
+        ),
+        ("a\nx\n", "the header lacks the columns B"),
+        ("a,a,B\nx,y,z\n", "the header names a twice"),
+    ] {
+        let refused = error_of(&import(content));
+        assert!(refused.contains(expected), "{content:?}: {refused}");
+    }
+    assert_eq!(db.count("h").await, 1, "nothing loaded by a refused header");
+}

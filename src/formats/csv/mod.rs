@@ -29,7 +29,7 @@ pub struct CsvOptions {
     pub delimiter: u8,
     #[serde(deserialize_with = "crate::options::ascii_char")]
     pub quote: u8,
-    /// Skip the first record.
+    /// The first record is a header: its names say which column each field fills.
     pub header: bool,
     /// An unquoted field equal to this is NULL (an unquoted empty field always is).
     pub null_string: Option<String>,
@@ -44,6 +44,31 @@ impl Default for CsvOptions {
             null_string: None,
         }
     }
+}
+
+/// The names in the first record of `input` (a header), unquoted as fields are.
+pub fn read_header(input: impl Read, options: &CsvOptions) -> std::io::Result<Vec<String>> {
+    let mut records = RecordReader::new(input, options.quote);
+    let Some(record) = records.next_record()? else {
+        return Ok(Vec::new());
+    };
+    let (mut scratch, mut spans) = (Vec::new(), Vec::new());
+    split_fields(
+        record.raw,
+        options.delimiter,
+        options.quote,
+        &mut scratch,
+        &mut spans,
+    )
+    .map_err(std::io::Error::other)?;
+    let mut names: Vec<String> = spans
+        .iter()
+        .map(|span| String::from_utf8_lossy(&scratch[span.range.clone()]).into_owned())
+        .collect();
+    if let Some(first) = names.first_mut().filter(|n| n.starts_with('\u{feff}')) {
+        first.remove(0);
+    }
+    Ok(names)
 }
 
 /// One CSV field's destination.
