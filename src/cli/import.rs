@@ -55,6 +55,12 @@ pub struct CommonArgs {
     /// An unquoted field equal to this is NULL (an empty unquoted field always is).
     #[arg(long)]
     null_string: Option<String>,
+    /// A record (and so a field) of this many bytes or more is rejected; a quoted field
+    /// that runs past it, or never closes, costs its first line and reading goes on at the
+    /// next [default: 64 MiB]
+    #[arg(long, value_name = "BYTES", default_value_t = lakeshift::formats::csv::split::DEFAULT_MAX_RECORD,
+          hide_default_value = true)]
+    max_record_bytes: usize,
     /// Schema of the tables: of a directory's <table>.csv files, and of a --table given
     /// without one.
     #[arg(long, default_value = DEFAULT_SCHEMA)]
@@ -106,6 +112,7 @@ impl CommonArgs {
                 quote: self.quote,
                 header: self.header,
                 null_string: self.null_string.clone(),
+                max_record_bytes: self.max_record_bytes,
             },
             batch_size: self.batch_size,
         }

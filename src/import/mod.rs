@@ -108,6 +108,9 @@ impl Check for ImportOptions {
                 "the quote character cannot also be the delimiter",
             ));
         }
+        if self.csv.max_record_bytes == 0 {
+            problems.push(Problem::new("csv.max_record_bytes", "must be at least 1"));
+        }
         if self.batch_size == 0 {
             problems.push(Problem::new("batch_size", "must be at least 1"));
         }

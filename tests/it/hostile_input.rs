@@ -190,3 +190,97 @@ async fn a_header_maps_fields_to_columns_by_name() {
     }
     assert_eq!(db.count("h").await, 1, "nothing loaded by a refused header");
 }
+
+/// The reject log's rows (line, column, reason) in file order.
+fn reject_log(file: &Path) -> Vec<(String, String, String)> {
+    let log = file.with_extension("csv.rejects.csv");
+    let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{log:?}: {e}"));
+    let mut reader = lakeshift::formats::csv::split::RecordReader::new(
+        text.as_bytes(),
+        lakeshift::formats::csv::split::Framing::default(),
+    );
+    let (mut scratch, mut spans, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+    reader.next_record().unwrap(); // the log's header
+    while let Some(record) = reader.next_record().unwrap() {
+        lakeshift::formats::csv::split::split_fields(
+            record.raw,
+            b',',
+            b'"',
+            &mut scratch,
+            &mut spans,
+        )
+        .unwrap();
+        let field = |i: usize| String::from_utf8_lossy(&scratch[spans[i].range.clone()]).into();
+        rows.push((field(1), field(2), field(3)));
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stray_or_unclosed_quote_costs_its_own_line_and_the_rest_loads() {
+    let db = TestDb::new().await;
+    db.execute("CREATE TABLE s (id int PRIMARY KEY, name text, n int, note text)")
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let body: String = (2..=200_000)
+        .map(|i| format!("{i},name {i},{i},x\n"))
+        .collect();
+    let import = |first: &str, extra: &[&str]| {
+        let file = dir.path().join("s.csv");
+        std::fs::write(&file, format!("{first}\n{body}")).unwrap();
+        // Replace mode: each run starts from an empty table.
+        let mut args = vec![
+            "-q",
+            "import",
+            "csv",
+            "--table",
+            "s",
+            path(&file),
+            "--mode",
+            "replace",
+        ];
+        args.extend_from_slice(extra);
+        stdout_of(&lakeshift(&db.url, &args));
+        reject_log(&file)
+    };
+    // A quote inside an unquoted field: that row is the reject, nothing else is.
+    let log = import(r#"1,O"B,1,x"#, &[]);
+    assert_eq!(
+        log,
+        [(
+            "1".into(),
+            "".into(),
+            "a quote inside an unquoted field (quote the whole field and double its quotes)".into()
+        )]
+    );
+    assert_eq!(db.count("s").await, 199_999);
+    // A quoted field that never closes: its first line is the reject; the next loads.
+    let log = import(r#"1,"OB,1,x"#, &[]);
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].0, "1");
+    assert!(log[0].2.contains("never closes"), "{log:?}");
+    assert_eq!(db.count("s").await, 199_999);
+    // A record past --max-record-bytes is refused on its own, even when its quote closes.
+    let long = format!("1,\"{}\n{}\",1,x", "a".repeat(300), "b".repeat(300));
+    let log = import(&long, &["--max-record-bytes", "200"]);
+    assert_eq!(
+        log.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        ["1", "2"],
+        "the first line is refused at the bound; the second is a line of its own: {log:?}"
+    );
+    assert!(log[0].2.contains("200-byte limit"), "{log:?}");
+    assert_eq!(db.count("s").await, 199_999);
+    let refused = error_of(&lakeshift(
+        &db.url,
+        &[
+            "import",
+            "csv",
+            "--table",
+            "s",
+            "x.csv",
+            "--max-record-bytes",
+            "0",
+        ],
+    ));
+    assert!(refused.contains("max-record-bytes"), "{refused}");
+}

@@ -18,7 +18,10 @@ fn write(dir: &Path, name: &str, content: &str) -> std::path::PathBuf {
 
 fn rejects(path: &Path) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut reader = lakeshift::formats::csv::split::RecordReader::new(text.as_bytes(), b'"');
+    let mut reader = lakeshift::formats::csv::split::RecordReader::new(
+        text.as_bytes(),
+        lakeshift::formats::csv::split::Framing::default(),
+    );
     let mut rows = Vec::new();
     let (mut scratch, mut spans) = (Vec::new(), Vec::new());
     while let Some(record) = reader.next_record().unwrap() {
@@ -403,6 +406,7 @@ async fn header_delimiter_and_null_string_options() {
         quote: b'\'',
         header: true,
         null_string: Some("NA".into()),
+        ..Default::default()
     };
     let summary = CsvImport::new(
         db.url.clone(),

@@ -19,9 +19,10 @@ use crate::postgres::types::PgKind;
 use crate::values::ColumnBuilder;
 use crate::values::{self, Value};
 use rejects::{Reject, RejectLog};
-use split::{FieldSpan, RecordReader, split_fields};
+use split::{FieldSpan, Framing, RecordReader, split_fields};
 
-/// How the CSV is written (YAML: `csv: {header, delimiter, quote, null_string}`).
+/// How the CSV is written (YAML: `csv: {header, delimiter, quote, null_string,
+/// max_record_bytes}`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CsvOptions {
@@ -33,6 +34,9 @@ pub struct CsvOptions {
     pub header: bool,
     /// An unquoted field equal to this is NULL (an unquoted empty field always is).
     pub null_string: Option<String>,
+    /// A record (and so a field) of this many bytes or more is a reject ([`split`] says how
+    /// reading recovers).
+    pub max_record_bytes: usize,
 }
 
 impl Default for CsvOptions {
@@ -42,16 +46,30 @@ impl Default for CsvOptions {
             quote: b'"',
             header: false,
             null_string: None,
+            max_record_bytes: split::DEFAULT_MAX_RECORD,
+        }
+    }
+}
+
+impl CsvOptions {
+    pub fn framing(&self) -> Framing {
+        Framing {
+            delimiter: self.delimiter,
+            quote: self.quote,
+            max_record: self.max_record_bytes,
         }
     }
 }
 
 /// The names in the first record of `input` (a header), unquoted as fields are.
 pub fn read_header(input: impl Read, options: &CsvOptions) -> std::io::Result<Vec<String>> {
-    let mut records = RecordReader::new(input, options.quote);
+    let mut records = RecordReader::new(input, options.framing());
     let Some(record) = records.next_record()? else {
         return Ok(Vec::new());
     };
+    if let Some(reason) = record.refused {
+        return Err(std::io::Error::other(format!("the header: {reason}")));
+    }
     let (mut scratch, mut spans) = (Vec::new(), Vec::new());
     split_fields(
         record.raw,
@@ -138,7 +156,7 @@ impl<R: Read> TypedCsvReader<R> {
             .map(|f| ColumnBuilder::new(f.data_type(), batch_size))
             .collect();
         TypedCsvReader {
-            records: RecordReader::new(input, options.quote),
+            records: RecordReader::new(input, options.framing()),
             file: path.display().to_string(),
             path,
             options,
@@ -195,6 +213,10 @@ impl<R: Read> TypedCsvReader<R> {
             }
             self.rows_read += 1;
             let line = record.line;
+            if let Some(reason) = record.refused {
+                self.reject(line, None, reason)?;
+                continue;
+            }
             let refusal = split_fields(
                 record.raw,
                 self.options.delimiter,
@@ -282,7 +304,7 @@ impl<R: Read> TypedCsvReader<R> {
             return Ok(());
         }
         let file = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        let mut records = RecordReader::new(file, self.options.quote);
+        let mut records = RecordReader::new(file, self.options.framing());
         let mut pending = late.iter().peekable();
         while let Some(record) = records
             .next_record()
