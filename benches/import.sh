@@ -35,6 +35,10 @@ timed() {
     'BEGIN{s=b-a; printf "%s rows=%d seconds=%.3f rows_per_s=%.0f peak_rss_mb=%.0f\n", n, r, s, r/s, m/1024}'
 }
 reset_tables() { psql "$URL" -X -q -f "$1" >/dev/null 2>&1; }
+check_schema() {
+  reset_tables "$PEERS/schema.sql"
+  psql "$URL" -X -q -c "ALTER TABLE hired_employees ADD CHECK (id > 0)" >/dev/null
+}
 fk_schema() {
   psql "$URL" -X -q -c "DROP TABLE IF EXISTS hired_employees, jobs, departments CASCADE" >/dev/null 2>&1
   psql "$URL" -X -q -f pipelines/hr/schema.sql >/dev/null
@@ -62,4 +66,17 @@ for rows in "${SIZES[@]}"; do
   awk -v r="$rows" -v a="$t0" -v b="$t1" 'BEGIN{s=b-a; printf "psql_copy_fk rows=%d seconds=%.3f rows_per_s=%.0f\n", r, s, r/s}'
   fk_schema
   timed lakeshift_import_fk "$rows" "$BIN" -q import dir "$DATA" --target "$URL"
+
+  # A CHECK constraint on hired_employees: lakeshift stages its rows (COPY into a temporary
+  # table, one INSERT ... SELECT) so that a violation is a reject; \copy just fails.
+  check_schema
+  t0=$(now)
+  psql "$URL" -X -q -v ON_ERROR_STOP=1 \
+    -c "\\copy departments FROM '$DATA/departments.csv' WITH (FORMAT csv)" \
+    -c "\\copy jobs FROM '$DATA/jobs.csv' WITH (FORMAT csv)" \
+    -c "\\copy hired_employees FROM '$DATA/hired_employees.csv' WITH (FORMAT csv)" >/dev/null
+  t1=$(now)
+  awk -v r="$rows" -v a="$t0" -v b="$t1" 'BEGIN{s=b-a; printf "psql_copy_check rows=%d seconds=%.3f rows_per_s=%.0f\n", r, s, r/s}'
+  check_schema
+  timed lakeshift_import_check "$rows" "$BIN" -q import dir "$DATA" --target "$URL"
 done

@@ -23,11 +23,11 @@ use crate::error::{Error, Result};
 use crate::formats::csv::rejects::RejectLog;
 use crate::formats::csv::{CsvOptions, TargetColumn, TypedCsvReader, read_header};
 use crate::options::{Check, Problem};
-use crate::postgres::cast_check::TAG_COLUMN;
 use crate::postgres::catalog::{Catalog, Column, Table, split_name};
 use crate::postgres::connect::{DbUrl, quote_ident};
 use crate::postgres::load::Load;
 use crate::postgres::selection::DEFAULT_SCHEMA;
+use crate::postgres::server_rejects::{TAG_COLUMN, server_checks_rows};
 use crate::postgres::types::{PgKind, arrow_field};
 use crate::postgres::write::{self, LoadColumns, LoadMode};
 use keys::{ForeignKeySpec, KeyChecker, KeySpec};
@@ -228,7 +228,8 @@ impl CsvImport {
         } else {
             None
         };
-        let (columns, targets) = load_columns(catalog, table, header.as_deref())?;
+        let (mut columns, targets) = load_columns(catalog, table, header.as_deref())?;
+        columns.tagged |= server_checks_rows(catalog, table);
         lock(tx, table, catalog).await?;
         if truncate {
             write::empty(tx, table, catalog.is_referenced(table)).await?;

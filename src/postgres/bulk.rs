@@ -24,11 +24,13 @@ pub struct DeferredConstraints {
 
 impl DeferredConstraints {
     /// Drop the keys of `table` if it is empty; otherwise (or if they cannot be dropped)
-    /// change nothing.
+    /// change nothing. With `keep_unique`, unique constraints stay: the load needs the
+    /// server to refuse each duplicate row on its own (the primary key is checked before).
     pub async fn drop_if_empty(
         tx: &Transaction<'_>,
         catalog: &Catalog,
         table: &Table,
+        keep_unique: bool,
     ) -> Result<Self> {
         let context = |e: tokio_postgres::Error| {
             Error::pg(format!("preparing the bulk load of {}", table.name), e)
@@ -47,7 +49,8 @@ impl DeferredConstraints {
             .iter()
             .filter(|c| match c.kind {
                 ConstraintKind::ForeignKey => true,
-                ConstraintKind::PrimaryKey | ConstraintKind::Unique => !referenced,
+                ConstraintKind::PrimaryKey => !referenced,
+                ConstraintKind::Unique => !referenced && !keep_unique,
                 ConstraintKind::Check | ConstraintKind::Exclusion => false,
             })
             .collect();

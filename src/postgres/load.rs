@@ -60,7 +60,10 @@ impl<'c> Load<'c> {
     {
         let deferred = match mode {
             LoadMode::Upsert => DeferredConstraints::default(),
-            _ => DeferredConstraints::drop_if_empty(&self.tx, catalog, table).await?,
+            // Tagged rows become rejects one by one, duplicates of unique values too.
+            _ => {
+                DeferredConstraints::drop_if_empty(&self.tx, catalog, table, columns.tagged).await?
+            }
         };
         let outcome = write::copy_batches(&self.tx, table, columns, mode, batches).await?;
         deferred.restore(&self.tx).await?;

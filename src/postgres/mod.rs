@@ -4,7 +4,6 @@
 //! the jobs that are Postgres to Postgres ([`transfer`], [`schema_copy`], [`compare`]).
 
 pub mod bulk;
-pub mod cast_check;
 pub mod catalog;
 pub mod compare;
 pub mod connect;
@@ -14,6 +13,7 @@ pub mod read;
 pub mod roles;
 pub mod schema_copy;
 pub mod selection;
+pub mod server_rejects;
 pub mod source;
 pub mod sql_file;
 pub mod transfer;

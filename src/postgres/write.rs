@@ -13,9 +13,11 @@ use pgpq::pg_schema::PostgresType;
 use tokio_postgres::Transaction;
 
 use crate::error::{Error, Result};
-use crate::postgres::cast_check::{CastReject, TAG_COLUMN, remove_bad_casts};
 use crate::postgres::catalog::Table;
 use crate::postgres::connect::quote_ident;
+use crate::postgres::server_rejects::{
+    ServerReject, TAG_COLUMN, insert_by_halves, refuses_a_row, remove_bad_casts,
+};
 use crate::postgres::types::PgKind;
 
 /// Bytes buffered before they are sent to the server.
@@ -48,16 +50,18 @@ pub struct LoadColumns {
     pub names: Vec<String>,
     pub kinds: Vec<PgKind>,
     /// The batches end with an Int64 column of row tags ([`TAG_COLUMN`]: a file's line, a
-    /// request's record): rows whose server-side casts fail are then returned as rejects,
-    /// by tag, instead of failing the load.
+    /// request's record): the load goes through the staging table, and rows the server
+    /// refuses (a failing cast, a CHECK or UNIQUE violation, ...: see
+    /// [`crate::postgres::server_rejects`]) are returned as rejects, by tag, instead of
+    /// failing it.
     pub tagged: bool,
 }
 
-/// What a load wrote, and the rows the server could not cast (see [`LoadColumns::tagged`]).
+/// What a load wrote, and the rows the server refused (see [`LoadColumns::tagged`]).
 #[derive(Debug, Default)]
 pub struct LoadOutcome {
     pub rows: u64,
-    pub rejected: Vec<CastReject>,
+    pub rejected: Vec<ServerReject>,
 }
 
 /// Empty `table` for a `replace` load (inside the caller's transaction). A table that other
@@ -85,7 +89,8 @@ pub async fn copy_batches<S>(
 where
     S: Stream<Item = Result<RecordBatch>>,
 {
-    let staged = mode == LoadMode::Upsert || columns.kinds.iter().any(PgKind::needs_cast);
+    let staged =
+        mode == LoadMode::Upsert || columns.tagged || columns.kinds.iter().any(PgKind::needs_cast);
     if mode == LoadMode::Upsert && table.primary_key().is_empty() {
         return Err(Error::Invalid(format!(
             "upsert into {} needs a primary key, and it has none",
@@ -131,8 +136,8 @@ where
     .await
 }
 
-/// Move the staged rows into the table. With line numbers, a failing cast is retried after
-/// the rows at fault are taken out (and returned).
+/// Move the staged rows into the table. With tags, rows the server refuses are taken out
+/// and returned: failing casts first (one query), then whatever else it refuses.
 async fn insert_staged(
     tx: &Transaction<'_>,
     table: &Table,
@@ -148,41 +153,52 @@ async fn insert_staged(
             rejected: Vec::new(),
         });
     }
+    let casts: Vec<(String, String)> = columns
+        .names
+        .iter()
+        .zip(&columns.kinds)
+        .filter(|(_, kind)| kind.needs_cast())
+        .filter_map(|(name, _)| {
+            table
+                .column(name)
+                .map(|c| (name.clone(), c.type_sql.clone()))
+        })
+        .collect();
+    let mut rejected = Vec::new();
+    if !casts.is_empty() {
+        match insert_whole(tx, insert, &failed).await? {
+            Some(rows) => return Ok(LoadOutcome { rows, rejected }),
+            None => rejected = remove_bad_casts(tx, stage, &casts).await?,
+        }
+    }
+    let (rows, refused) = insert_by_halves(tx, insert, stage, table).await?;
+    rejected.extend(refused);
+    rejected.sort_by_key(|r| r.tag);
+    Ok(LoadOutcome { rows, rejected })
+}
+
+/// Run `insert` over every staged row at once: the rows inserted, or `None` (and nothing
+/// inserted) when the server refuses one of them.
+async fn insert_whole(
+    tx: &Transaction<'_>,
+    insert: &str,
+    failed: &impl Fn(tokio_postgres::Error) -> Error,
+) -> Result<Option<u64>> {
     tx.batch_execute("SAVEPOINT lakeshift_insert")
         .await
         .map_err(failed)?;
-    match tx.execute(insert, &[]).await {
+    match tx.execute(insert, &[&i64::MIN, &i64::MAX]).await {
         Ok(rows) => {
-            tx.batch_execute("RELEASE SAVEPOINT lakeshift_insert")
-                .await
-                .map_err(failed)?;
-            Ok(LoadOutcome {
-                rows,
-                rejected: Vec::new(),
-            })
+            let release = tx.batch_execute("RELEASE SAVEPOINT lakeshift_insert");
+            release.await.map_err(failed)?;
+            Ok(Some(rows))
         }
-        Err(first) => {
-            tx.batch_execute("ROLLBACK TO SAVEPOINT lakeshift_insert")
-                .await
-                .map_err(failed)?;
-            let casts: Vec<(String, String)> = columns
-                .names
-                .iter()
-                .zip(&columns.kinds)
-                .filter(|(_, kind)| kind.needs_cast())
-                .filter_map(|(name, _)| {
-                    table
-                        .column(name)
-                        .map(|c| (name.clone(), c.type_sql.clone()))
-                })
-                .collect();
-            let rejected = remove_bad_casts(tx, stage, &casts).await?;
-            if rejected.is_empty() {
-                return Err(failed(first)); // not a cast: a constraint, say
-            }
-            let rows = tx.execute(insert, &[]).await.map_err(failed)?;
-            Ok(LoadOutcome { rows, rejected })
+        Err(e) if refuses_a_row(&e) => {
+            let rollback = tx.batch_execute("ROLLBACK TO SAVEPOINT lakeshift_insert");
+            rollback.await.map_err(failed)?;
+            Ok(None)
         }
+        Err(e) => Err(failed(e)),
     }
 }
 
@@ -200,10 +216,11 @@ async fn create_stage(
             let column = table
                 .column(name)
                 .expect("load columns come from the table");
-            let ty = if kind.needs_cast() {
-                "text"
-            } else {
-                column.type_sql.as_str()
+            // A domain's own checks run on the insert from the stage, row by row.
+            let ty = match (kind.needs_cast(), column.type_kind, &column.element_type) {
+                (true, _, _) => "text",
+                (false, 'd', Some(base)) => base.as_str(),
+                _ => column.type_sql.as_str(),
             };
             format!("{} {ty}", quote_ident(name))
         })
@@ -255,6 +272,11 @@ fn insert_from_stage(
         quoted.join(", "),
         select.join(", ")
     );
+    if columns.tagged {
+        // The rows to move, by tag: see [`insert_by_halves`].
+        let tag = quote_ident(TAG_COLUMN);
+        sql.push_str(&format!(" WHERE {tag} BETWEEN $1 AND $2"));
+    }
     if mode == LoadMode::Upsert {
         let key = table.primary_key();
         let updates: Vec<String> = quoted

@@ -588,3 +588,135 @@ async fn values_the_server_casts_are_rejects_too_when_they_do_not_cast() {
     );
     assert_eq!(db.count("t").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_the_server_refuses_are_rejects_with_its_reason_and_the_rest_loads() {
+    let db = TestDb::new().await;
+    db.execute(
+        r#"CREATE DOMAIN code AS text NOT NULL CHECK (VALUE ~ '^[A-Z]+$');
+           CREATE TABLE u (id int PRIMARY KEY, email text UNIQUE, n int CHECK (n > 0),
+                           note text, c code, during tsrange,
+                           EXCLUDE USING gist (during WITH &&));
+           CREATE UNIQUE INDEX u_note_folded ON u (lower(note));
+           CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN IF NEW.note = 'forbidden' THEN RAISE EXCEPTION 'note % is forbidden', NEW.id;
+           END IF; RETURN NEW; END $$;
+           CREATE TRIGGER u_refuse BEFORE INSERT ON u FOR EACH ROW EXECUTE FUNCTION refuse();
+           INSERT INTO u VALUES (100, 'old@x', 1, 'old', 'OLD', NULL);"#,
+    )
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let url = db.url.clone();
+    let import = |content: &str, mode: LoadMode| {
+        let file = write(tmp.path(), "u.csv", content);
+        let url = url.clone();
+        let options = ImportOptions {
+            mode,
+            ..Default::default()
+        };
+        async move {
+            CsvImport::new(url, "u", &file, options)
+                .run()
+                .await
+                .unwrap()
+        }
+    };
+    // Into the emptied table (its keys dropped for the bulk load, but not the unique ones).
+    let summary = import(
+        "1,a@x,1,ok1,AB,\"[2020-01-01,2020-01-02)\"\n\
+         2,a@x,1,ok2,AB,\n\
+         3,b@x,-1,ok3,AB,\n\
+         4,c@x,1,ok4,ab,\n\
+         5,d@x,1,ok5,,\n\
+         6,e@x,1,OK1,AB,\n\
+         7,f@x,1,forbidden,AB,\n\
+         8,g@x,1,ok8,AB,\"[2020-01-01 12:00,2020-01-03)\"\n\
+         9,h@x,2,ok9,AB,\"[2021-01-01,2021-01-02)\"\n",
+        LoadMode::Replace,
+    )
+    .await;
+    assert_eq!((summary.rows_loaded, summary.rows_rejected), (2, 7));
+    let log = rejects(summary.rejects_file.as_ref().unwrap());
+    let got: Vec<[&str; 3]> = log
+        .iter()
+        .map(|r| [r[1].as_str(), r[2].as_str(), r[3].as_str()])
+        .collect();
+    assert_eq!(
+        got,
+        [
+            [
+                "2",
+                "email",
+                r#"duplicate key value violates unique constraint "u_email_key" (Key (email)=(a@x) already exists.)"#
+            ],
+            [
+                "3",
+                "n",
+                r#"new row for relation "u" violates check constraint "u_n_check""#
+            ],
+            [
+                "4",
+                "c",
+                r#"value for domain code violates check constraint "code_check""#
+            ],
+            ["5", "c", "domain code does not allow null values"],
+            [
+                "6",
+                "",
+                r#"duplicate key value violates unique constraint "u_note_folded" (Key (lower(note))=(ok1) already exists.)"#
+            ],
+            ["7", "", "note 7 is forbidden"],
+            ["8", "during", got[6][2]],
+        ]
+    );
+    assert!(
+        got[6][2].starts_with(r#"conflicting key value violates exclusion constraint"#),
+        "{got:?}"
+    );
+    assert_eq!(
+        db.value("SELECT string_agg(id::text, ',' ORDER BY id) FROM u")
+            .await,
+        "1,9"
+    );
+    // Appending: a clash with a row already in the table is a reject too.
+    let summary = import("20,a@x,5,new,AB,\n21,z@x,5,new2,AB,\n", LoadMode::Append).await;
+    assert_eq!((summary.rows_loaded, summary.rows_rejected), (1, 1));
+    let log = rejects(summary.rejects_file.as_ref().unwrap());
+    assert_eq!((log[0][1].as_str(), log[0][2].as_str()), ("1", "email"));
+    assert_eq!(db.count("u").await, 3);
+    assert!(
+        db.value("SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint WHERE conrelid = 'u'::regclass")
+            .await
+            .contains("u_email_key,u_n_check,u_pkey"),
+        "every constraint is in place after the loads"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_that_fits_no_partition_is_a_reject() {
+    let db = TestDb::new().await;
+    db.execute(
+        "CREATE TABLE events (id int, at date NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+         CREATE TABLE events_2020 PARTITION OF events FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');",
+    )
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "events.csv",
+        "1,2020-03-01\n2,1999-12-31\n3,2020-12-31\n",
+    );
+    let summary = CsvImport::new(db.url.clone(), "events", &file, Default::default())
+        .run()
+        .await
+        .unwrap();
+    assert_eq!((summary.rows_loaded, summary.rows_rejected), (2, 1));
+    let log = rejects(summary.rejects_file.as_ref().unwrap());
+    assert_eq!(log[0][1], "2");
+    assert!(
+        log[0][3].starts_with(r#"no partition of relation "events" found for row"#),
+        "{:?}",
+        log[0]
+    );
+    assert_eq!(db.count("events_2020").await, 2);
+}

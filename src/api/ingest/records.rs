@@ -347,6 +347,7 @@ mod tests {
             }),
             id_accepted: true,
             keys: Vec::new(),
+            server_checks: false,
         }
     }
 

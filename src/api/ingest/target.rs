@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use crate::postgres::catalog::{Catalog, ConstraintKind, Table};
 use crate::postgres::connect::quote_ident;
+use crate::postgres::server_rejects::server_checks_rows;
 use crate::postgres::types::PgKind;
 
 /// A field a record may carry.
@@ -65,6 +66,10 @@ pub struct Target {
     /// Whether a record may carry the id itself (never on the fixed HR endpoints).
     pub id_accepted: bool,
     pub keys: Vec<KeyCheck>,
+    /// The server refuses rows for reasons checked nowhere else (CHECK, a domain, a
+    /// trigger, ...): such records become rejects one by one (see
+    /// [`crate::postgres::server_rejects`]).
+    pub server_checks: bool,
 }
 
 /// A fixed record shape (the documented HR endpoints): only these fields, each required
@@ -111,6 +116,7 @@ impl Target {
             id,
             id_accepted: true,
             keys: Vec::new(),
+            server_checks: server_checks_rows(catalog, table),
         };
         target.keys = catalog_keys(catalog, &target);
         target
@@ -145,6 +151,7 @@ impl Target {
             id: Some(id),
             id_accepted: false,
             keys: Vec::new(),
+            server_checks: server_checks_rows(catalog, table),
         };
         target.keys = catalog_keys(catalog, &target);
         for (field, parent, parent_column) in shape.references {

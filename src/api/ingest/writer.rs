@@ -24,8 +24,8 @@ use super::records::{Prepared, Reject};
 use super::rejects::{self, RequestContext};
 use super::target::Target;
 use crate::error::{Error, Result};
-use crate::postgres::cast_check::TAG_COLUMN;
 use crate::postgres::connect::quote_ident;
+use crate::postgres::server_rejects::TAG_COLUMN;
 use crate::postgres::types::PgKind;
 use crate::postgres::write::{LoadColumns, LoadMode, advance_sequences, copy_batches};
 
@@ -221,10 +221,11 @@ impl WriterTask {
                 rejected,
             });
         }
-        for cast in copies.write(&tx, target).await? {
-            let (r, index) = record_of_tag(cast.tag);
+        for refused in copies.write(&tx, target).await? {
+            let (r, index) = record_of_tag(refused.tag);
             ids_of[r].retain(|(record, _)| *record != index);
-            let reject = Reject::record(index, Some(cast.column), cast.reason);
+            let column = Some(refused.column).filter(|c| !c.is_empty());
+            let reject = Reject::record(index, column, refused.reason);
             outcomes[r].rejected.push(reject);
         }
         for ((job, outcome), ids) in jobs.iter().zip(&mut outcomes).zip(ids_of) {
@@ -348,7 +349,8 @@ impl WriterTask {
                     }
                 }
             }
-            if kinds.iter().any(PgKind::needs_cast) {
+            let tagged = self.target.server_checks || kinds.iter().any(PgKind::needs_cast);
+            if tagged {
                 let tags: Vec<i64> = kept
                     .iter()
                     .map(|&row| tag_of_record(r, group.records[row]))
@@ -356,7 +358,7 @@ impl WriterTask {
                 batch = with_column(&batch, TAG_COLUMN, Arc::new(Int64Array::from(tags)))?;
             }
             if batch.num_rows() > 0 {
-                copies.add(names, kinds, batch);
+                copies.add(names, kinds, tagged, batch);
             }
         }
         ids.sort_unstable();
@@ -377,7 +379,7 @@ struct Copies {
 }
 
 impl Copies {
-    fn add(&mut self, names: Vec<String>, kinds: Vec<PgKind>, batch: RecordBatch) {
+    fn add(&mut self, names: Vec<String>, kinds: Vec<PgKind>, tagged: bool, batch: RecordBatch) {
         match self
             .lists
             .iter_mut()
@@ -385,7 +387,6 @@ impl Copies {
         {
             Some((_, batches)) => batches.push(batch),
             None => {
-                let tagged = kinds.iter().any(PgKind::needs_cast);
                 let columns = LoadColumns {
                     names,
                     kinds,
@@ -396,20 +397,20 @@ impl Copies {
         }
     }
 
-    /// COPY everything; the rows whose server-side casts failed (by [`tag_of_record`]).
+    /// COPY everything; the rows the server refused (by [`tag_of_record`]).
     async fn write(
         self,
         tx: &Transaction<'_>,
         target: &Target,
-    ) -> Result<Vec<crate::postgres::cast_check::CastReject>> {
-        let mut cast_rejects = Vec::new();
+    ) -> Result<Vec<crate::postgres::server_rejects::ServerReject>> {
+        let mut refused = Vec::new();
         for (columns, batches) in self.lists {
             let stream = futures::stream::iter(batches.into_iter().map(Ok));
             let outcome =
                 copy_batches(tx, &target.table, &columns, LoadMode::Append, stream).await?;
-            cast_rejects.extend(outcome.rejected);
+            refused.extend(outcome.rejected);
         }
-        Ok(cast_rejects)
+        Ok(refused)
     }
 }
 

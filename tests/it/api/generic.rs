@@ -221,3 +221,78 @@ async fn unknown_tables_are_404_and_new_tables_are_found() {
     assert_eq!((status, &body["ids"]), (200, &json!([1])), "{body}");
     api.stop().await;
 }
+
+#[tokio::test]
+async fn records_the_server_refuses_are_rejects_and_the_rest_of_the_batch_lands() {
+    let db = TestDb::new().await;
+    db.execute(
+        r#"CREATE DOMAIN code AS text CHECK (VALUE ~ '^[A-Z]+$');
+           CREATE TABLE checked (id serial PRIMARY KEY, n int CHECK (n > 0), c code,
+                                 note text);
+           CREATE UNIQUE INDEX checked_note_folded ON checked (lower(note));
+           CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN IF NEW.note = 'forbidden' THEN RAISE EXCEPTION 'note is forbidden'; END IF;
+           RETURN NEW; END $$;
+           CREATE TRIGGER checked_refuse BEFORE INSERT ON checked FOR EACH ROW
+             EXECUTE FUNCTION refuse();"#,
+    )
+    .await;
+    let api = Api::start_with(db, config()).await;
+    let token = api.token().await;
+    let records = json!({"records": [
+        {"n": 1, "c": "AB", "note": "one"},
+        {"n": -1, "c": "AB", "note": "two"},
+        {"n": 1, "c": "ab", "note": "three"},
+        {"n": 1, "c": "AB", "note": "ONE"},
+        {"n": 1, "c": "AB", "note": "forbidden"},
+        {"n": 2, "c": "CD", "note": "six"},
+    ]});
+    let (status, body) = api
+        .post("/api/v1/tables/checked/records", Some(&token), &records)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let rejected: Vec<(u64, Option<&str>, &str)> = body["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().unwrap(),
+                r["field"].as_str(),
+                r["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            (
+                1,
+                Some("n"),
+                r#"new row for relation "checked" violates check constraint "checked_n_check""#
+            ),
+            (
+                2,
+                Some("c"),
+                r#"value for domain code violates check constraint "code_check""#
+            ),
+            (
+                3,
+                None,
+                r#"duplicate key value violates unique constraint "checked_note_folded" (Key (lower(note))=(one) already exists.)"#
+            ),
+            (4, None, "note is forbidden"),
+        ],
+        "{body}"
+    );
+    assert_eq!(body["inserted"], 2, "{body}");
+    assert_eq!(
+        api.db
+            .value("SELECT string_agg(note, ',' ORDER BY id) FROM checked")
+            .await,
+        "one,six"
+    );
+    assert_eq!(body["ids"].as_array().unwrap().len(), 2, "{body}");
+    assert_eq!(api.db.count("lakeshift_ingest_rejects").await, 4);
+    api.stop().await;
+}
