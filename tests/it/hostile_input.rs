@@ -284,3 +284,34 @@ async fn a_stray_or_unclosed_quote_costs_its_own_line_and_the_rest_loads() {
     ));
     assert!(refused.contains("max-record-bytes"), "{refused}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn numbers_past_their_type_are_rejects_not_wrong_values() {
+    let db = TestDb::new().await;
+    db.execute("CREATE TABLE num (id int PRIMARY KEY, a numeric(10,2), r real, d float8)")
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("num.csv");
+    std::fs::write(
+        &file,
+        "1,9e2147483647,1,1\n2,1,1e39,1\n3,1,1,1e400\n4,1e-2147483648,1,1\n5,12.345,1.5,-0\n",
+    )
+    .unwrap();
+    stdout_of(&lakeshift(
+        &db.url,
+        &["-q", "import", "csv", "--table", "num", path(&file)],
+    ));
+    let log = reject_log(&file);
+    let got: Vec<(&str, &str)> = log.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect();
+    assert_eq!(
+        got,
+        [("1", "a"), ("2", "r"), ("3", "d"), ("4", "a")],
+        "{log:?}"
+    );
+    assert!(log.iter().all(|r| r.2.contains("out of range")), "{log:?}");
+    assert_eq!(
+        db.value("SELECT concat_ws('|', id, a, r, d) FROM num")
+            .await,
+        "5|12.35|1.5|-0"
+    );
+}

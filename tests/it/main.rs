@@ -15,3 +15,4 @@ mod pipeline;
 mod query;
 mod real_databases;
 mod schema;
+mod values;
