@@ -36,6 +36,7 @@ timed() {
 }
 reset_tables() { psql "$URL" -X -q -f "$1" >/dev/null 2>&1; }
 check_schema() {
+  psql "$URL" -X -q -c "DROP TABLE IF EXISTS hired_employees, jobs, departments CASCADE" >/dev/null 2>&1
   reset_tables "$PEERS/schema.sql"
   psql "$URL" -X -q -c "ALTER TABLE hired_employees ADD CHECK (id > 0)" >/dev/null
 }
