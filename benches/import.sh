@@ -34,14 +34,29 @@ timed() {
   awk -v n="$name" -v r="$rows" -v a="$t0" -v b="$t1" -v m="$rss" \
     'BEGIN{s=b-a; printf "%s rows=%d seconds=%.3f rows_per_s=%.0f peak_rss_mb=%.0f\n", n, r, s, r/s, m/1024}'
 }
+# copy_with_psql NAME ROWS: \copy the three files into the tables as they are, timed.
+copy_with_psql() {
+  local t0 t1
+  t0=$(now)
+  psql "$URL" -X -q -v ON_ERROR_STOP=1 \
+    -c "\\copy departments FROM '$DATA/departments.csv' WITH (FORMAT csv)" \
+    -c "\\copy jobs FROM '$DATA/jobs.csv' WITH (FORMAT csv)" \
+    -c "\\copy hired_employees FROM '$DATA/hired_employees.csv' WITH (FORMAT csv)" >/dev/null
+  t1=$(now)
+  awk -v n="$1" -v r="$2" -v a="$t0" -v b="$t1" \
+    'BEGIN{s=b-a; printf "%s rows=%d seconds=%.3f rows_per_s=%.0f\n", n, r, s, r/s}'
+}
 reset_tables() { psql "$URL" -X -q -f "$1" >/dev/null 2>&1; }
-check_schema() {
+drop_tables() {
   psql "$URL" -X -q -c "DROP TABLE IF EXISTS hired_employees, jobs, departments CASCADE" >/dev/null 2>&1
+}
+check_schema() {
+  drop_tables
   reset_tables "$PEERS/schema.sql"
   psql "$URL" -X -q -c "ALTER TABLE hired_employees ADD CHECK (id > 0)" >/dev/null
 }
 fk_schema() {
-  psql "$URL" -X -q -c "DROP TABLE IF EXISTS hired_employees, jobs, departments CASCADE" >/dev/null 2>&1
+  drop_tables
   psql "$URL" -X -q -f pipelines/hr/schema.sql >/dev/null
 }
 
@@ -58,26 +73,14 @@ for rows in "${SIZES[@]}"; do
   # The HR schema with foreign keys: both load into the same empty tables; lakeshift also
   # checks the keys itself to turn violations into rejects.
   fk_schema
-  t0=$(now)
-  psql "$URL" -X -q -v ON_ERROR_STOP=1 \
-    -c "\\copy departments FROM '$DATA/departments.csv' WITH (FORMAT csv)" \
-    -c "\\copy jobs FROM '$DATA/jobs.csv' WITH (FORMAT csv)" \
-    -c "\\copy hired_employees FROM '$DATA/hired_employees.csv' WITH (FORMAT csv)" >/dev/null
-  t1=$(now)
-  awk -v r="$rows" -v a="$t0" -v b="$t1" 'BEGIN{s=b-a; printf "psql_copy_fk rows=%d seconds=%.3f rows_per_s=%.0f\n", r, s, r/s}'
+  copy_with_psql psql_copy_fk "$rows"
   fk_schema
   timed lakeshift_import_fk "$rows" "$BIN" -q import dir "$DATA" --target "$URL"
 
   # A CHECK constraint on hired_employees: lakeshift stages its rows (COPY into a temporary
   # table, one INSERT ... SELECT) so that a violation is a reject; \copy just fails.
   check_schema
-  t0=$(now)
-  psql "$URL" -X -q -v ON_ERROR_STOP=1 \
-    -c "\\copy departments FROM '$DATA/departments.csv' WITH (FORMAT csv)" \
-    -c "\\copy jobs FROM '$DATA/jobs.csv' WITH (FORMAT csv)" \
-    -c "\\copy hired_employees FROM '$DATA/hired_employees.csv' WITH (FORMAT csv)" >/dev/null
-  t1=$(now)
-  awk -v r="$rows" -v a="$t0" -v b="$t1" 'BEGIN{s=b-a; printf "psql_copy_check rows=%d seconds=%.3f rows_per_s=%.0f\n", r, s, r/s}'
+  copy_with_psql psql_copy_check "$rows"
   check_schema
   timed lakeshift_import_check "$rows" "$BIN" -q import dir "$DATA" --target "$URL"
 done

@@ -121,7 +121,7 @@ pub fn server_checks_rows(catalog: &Catalog, table: &Table) -> bool {
 
 /// Whether `error` is the server refusing a row (a data exception, an integrity violation,
 /// an exception raised by a trigger) rather than the statement failing as a whole.
-pub(crate) fn refuses_a_row(error: &tokio_postgres::Error) -> bool {
+fn refuses_a_row(error: &tokio_postgres::Error) -> bool {
     error.code().is_some_and(|c| {
         ["22", "23", "P0"]
             .iter()
@@ -153,32 +153,43 @@ pub async fn insert_by_halves(
     let (mut rows, mut rejects) = (0, Vec::new());
     let mut pending = vec![(first, last)];
     while let Some((low, high)) = pending.pop() {
-        tx.batch_execute("SAVEPOINT lakeshift_rows")
-            .await
-            .map_err(failed)?;
-        match tx.execute(&statement, &[&low, &high]).await {
-            Ok(inserted) => {
-                rows += inserted;
-                tx.batch_execute("RELEASE SAVEPOINT lakeshift_rows")
-                    .await
-                    .map_err(failed)?;
+        match insert_range(tx, &statement, (low, high), table).await? {
+            Ok(inserted) => rows += inserted,
+            Err(e) if low == high => rejects.push(refused(low, &e, table)),
+            Err(_) => {
+                let middle = ((low as i128 + high as i128).div_euclid(2)) as i64;
+                pending.push((middle + 1, high)); // after the lower half
+                pending.push((low, middle));
             }
-            Err(e) if refuses_a_row(&e) => {
-                tx.batch_execute("ROLLBACK TO SAVEPOINT lakeshift_rows")
-                    .await
-                    .map_err(failed)?;
-                if low == high {
-                    rejects.push(refused(low, &e, table));
-                } else {
-                    let middle = ((low as i128 + high as i128).div_euclid(2)) as i64;
-                    pending.push((middle + 1, high)); // after the lower half
-                    pending.push((low, middle));
-                }
-            }
-            Err(e) => return Err(failed(e)),
         }
     }
     Ok((rows, rejects))
+}
+
+/// Run `insert` over the staged rows tagged `low..=high` in a savepoint: the rows inserted,
+/// or the server's refusal of one of them (then nothing is inserted and the transaction
+/// goes on). Any other failure is the load's error.
+pub(crate) async fn insert_range<T>(
+    tx: &Transaction<'_>,
+    insert: &T,
+    (low, high): (i64, i64),
+    table: &Table,
+) -> Result<std::result::Result<u64, tokio_postgres::Error>>
+where
+    T: ?Sized + tokio_postgres::ToStatement + Sync,
+{
+    let failed = |e: tokio_postgres::Error| Error::pg(format!("loading {}", table.name), e);
+    tx.batch_execute("SAVEPOINT lakeshift_rows")
+        .await
+        .map_err(failed)?;
+    let outcome = tx.execute(insert, &[&low, &high]).await;
+    let end = match &outcome {
+        Ok(_) => "RELEASE SAVEPOINT lakeshift_rows",
+        Err(e) if refuses_a_row(e) => "ROLLBACK TO SAVEPOINT lakeshift_rows",
+        Err(_) => return Err(failed(outcome.unwrap_err())),
+    };
+    tx.batch_execute(end).await.map_err(failed)?;
+    Ok(outcome)
 }
 
 /// The reject for the row tagged `tag`, which the server refused with `error`: the column

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::postgres::catalog::Table;
 use crate::postgres::connect::quote_ident;
 use crate::postgres::server_rejects::{
-    ServerReject, TAG_COLUMN, insert_by_halves, refuses_a_row, remove_bad_casts,
+    ServerReject, TAG_COLUMN, insert_by_halves, insert_range, remove_bad_casts,
 };
 use crate::postgres::types::PgKind;
 
@@ -166,40 +166,16 @@ async fn insert_staged(
         .collect();
     let mut rejected = Vec::new();
     if !casts.is_empty() {
-        match insert_whole(tx, insert, &failed).await? {
-            Some(rows) => return Ok(LoadOutcome { rows, rejected }),
-            None => rejected = remove_bad_casts(tx, stage, &casts).await?,
+        // Casts are checked all at once, before the rows are tried in halves.
+        match insert_range(tx, insert, (i64::MIN, i64::MAX), table).await? {
+            Ok(rows) => return Ok(LoadOutcome { rows, rejected }),
+            Err(_) => rejected = remove_bad_casts(tx, stage, &casts).await?,
         }
     }
     let (rows, refused) = insert_by_halves(tx, insert, stage, table).await?;
     rejected.extend(refused);
     rejected.sort_by_key(|r| r.tag);
     Ok(LoadOutcome { rows, rejected })
-}
-
-/// Run `insert` over every staged row at once: the rows inserted, or `None` (and nothing
-/// inserted) when the server refuses one of them.
-async fn insert_whole(
-    tx: &Transaction<'_>,
-    insert: &str,
-    failed: &impl Fn(tokio_postgres::Error) -> Error,
-) -> Result<Option<u64>> {
-    tx.batch_execute("SAVEPOINT lakeshift_insert")
-        .await
-        .map_err(failed)?;
-    match tx.execute(insert, &[&i64::MIN, &i64::MAX]).await {
-        Ok(rows) => {
-            let release = tx.batch_execute("RELEASE SAVEPOINT lakeshift_insert");
-            release.await.map_err(failed)?;
-            Ok(Some(rows))
-        }
-        Err(e) if refuses_a_row(&e) => {
-            let rollback = tx.batch_execute("ROLLBACK TO SAVEPOINT lakeshift_insert");
-            rollback.await.map_err(failed)?;
-            Ok(None)
-        }
-        Err(e) => Err(failed(e)),
-    }
 }
 
 async fn create_stage(

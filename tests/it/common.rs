@@ -1,6 +1,6 @@
 //! Test helpers: a fresh database per test, the CLI binary, and the shared HR data.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -305,4 +305,23 @@ pub fn error_of(output: &Output) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("error")).collect();
     assert_eq!(lines.len(), 1, "one error line expected: {text}");
     lines[0].to_string()
+}
+
+/// Every record of a CSV file written by lakeshift (a reject log), header included, as
+/// fields, read with lakeshift's own splitter.
+pub fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    use lakeshift::formats::csv::split::{Framing, RecordReader, split_fields};
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let mut reader = RecordReader::new(text.as_bytes(), Framing::default());
+    let (mut scratch, mut spans, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+    while let Some(record) = reader.next_record().unwrap() {
+        split_fields(record.raw, b',', b'"', &mut scratch, &mut spans).unwrap();
+        rows.push(
+            spans
+                .iter()
+                .map(|s| String::from_utf8_lossy(&scratch[s.range.clone()]).into_owned())
+                .collect(),
+        );
+    }
+    rows
 }

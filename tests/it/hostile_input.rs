@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{TestDb, error_of, lakeshift, stdout_of};
+use crate::common::{TestDb, csv_rows, error_of, lakeshift, stdout_of};
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -193,27 +193,11 @@ async fn a_header_maps_fields_to_columns_by_name() {
 
 /// The reject log's rows (line, column, reason) in file order.
 fn reject_log(file: &Path) -> Vec<(String, String, String)> {
-    let log = file.with_extension("csv.rejects.csv");
-    let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{log:?}: {e}"));
-    let mut reader = lakeshift::formats::csv::split::RecordReader::new(
-        text.as_bytes(),
-        lakeshift::formats::csv::split::Framing::default(),
-    );
-    let (mut scratch, mut spans, mut rows) = (Vec::new(), Vec::new(), Vec::new());
-    reader.next_record().unwrap(); // the log's header
-    while let Some(record) = reader.next_record().unwrap() {
-        lakeshift::formats::csv::split::split_fields(
-            record.raw,
-            b',',
-            b'"',
-            &mut scratch,
-            &mut spans,
-        )
-        .unwrap();
-        let field = |i: usize| String::from_utf8_lossy(&scratch[spans[i].range.clone()]).into();
-        rows.push((field(1), field(2), field(3)));
-    }
-    rows
+    let log = csv_rows(&file.with_extension("csv.rejects.csv"));
+    log.into_iter()
+        .skip(1) // the header
+        .map(|r| (r[1].clone(), r[2].clone(), r[3].clone()))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,7 +8,7 @@ use lakeshift::formats::csv::CsvOptions;
 use lakeshift::import::{CsvImport, DirImport, ImportOptions};
 use lakeshift::postgres::write::LoadMode;
 
-use crate::common::{TestDb, hr_data_dir, hr_schema};
+use crate::common::{TestDb, csv_rows, hr_data_dir, hr_schema};
 
 fn write(dir: &Path, name: &str, content: &str) -> std::path::PathBuf {
     let path = dir.join(name);
@@ -16,32 +16,9 @@ fn write(dir: &Path, name: &str, content: &str) -> std::path::PathBuf {
     path
 }
 
+/// The reject log's rows, without its header.
 fn rejects(path: &Path) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut reader = lakeshift::formats::csv::split::RecordReader::new(
-        text.as_bytes(),
-        lakeshift::formats::csv::split::Framing::default(),
-    );
-    let mut rows = Vec::new();
-    let (mut scratch, mut spans) = (Vec::new(), Vec::new());
-    while let Some(record) = reader.next_record().unwrap() {
-        lakeshift::formats::csv::split::split_fields(
-            record.raw,
-            b',',
-            b'"',
-            &mut scratch,
-            &mut spans,
-        )
-        .unwrap();
-        rows.push(
-            spans
-                .iter()
-                .map(|s| String::from_utf8_lossy(&scratch[s.range.clone()]).into_owned())
-                .collect(),
-        );
-    }
-    rows.remove(0); // header
-    rows
+    csv_rows(path).split_off(1)
 }
 
 #[tokio::test(flavor = "multi_thread")]
