@@ -29,6 +29,24 @@ struct ConfigFile {
     request_timeout_seconds: Option<u64>,
     #[serde(default)]
     pool_size: Option<usize>,
+    #[serde(default)]
+    lock_timeout_seconds: Option<u64>,
+    #[serde(default)]
+    explicit_ids: Vec<String>,
+    #[serde(default)]
+    client_address_header: Option<String>,
+    #[serde(default)]
+    metrics: MetricsFile,
+}
+
+/// `metrics:` in the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsFile {
+    #[serde(default)]
+    bind: Option<String>,
+    #[serde(default)]
+    require_token: bool,
 }
 
 /// One user allowed to ask for tokens.
@@ -54,6 +72,26 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// Database connections shared by all requests.
     pub pool_size: usize,
+    /// Longest wait for a table lock held by another session before the request is
+    /// answered 503 with `Retry-After`.
+    pub lock_timeout: Duration,
+    /// Tables (`table` or `schema.table`) whose records may carry their own id; elsewhere
+    /// the server assigns every id.
+    pub explicit_ids: Vec<String>,
+    /// The header a trusted reverse proxy sets to the client's address (its last entry
+    /// is used), for the login throttle; `None`: the TCP peer's address.
+    pub client_address_header: Option<poem::http::HeaderName>,
+    /// Where `GET /metrics` is served and who may read it.
+    pub metrics: MetricsAccess,
+}
+
+/// Where `GET /metrics` is served and who may read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricsAccess {
+    /// A separate address serving `/metrics` alone (the API's address then answers 404).
+    pub bind: Option<String>,
+    /// A bearer token from `/api/v1/auth/token` is needed to read them.
+    pub require_token: bool,
 }
 
 impl Default for ServeConfig {
@@ -65,6 +103,10 @@ impl Default for ServeConfig {
             max_body_bytes: 8 << 20,
             request_timeout: Duration::from_secs(30),
             pool_size: 16,
+            lock_timeout: Duration::from_secs(5),
+            explicit_ids: Vec::new(),
+            client_address_header: None,
+            metrics: MetricsAccess::default(),
         }
     }
 }
@@ -91,6 +133,22 @@ impl ServeConfig {
                 .request_timeout_seconds
                 .map_or(defaults.request_timeout, Duration::from_secs),
             pool_size: file.pool_size.unwrap_or(defaults.pool_size),
+            lock_timeout: file
+                .lock_timeout_seconds
+                .map_or(defaults.lock_timeout, Duration::from_secs),
+            explicit_ids: file.explicit_ids,
+            client_address_header: file
+                .client_address_header
+                .map(|name| {
+                    poem::http::HeaderName::try_from(name.as_str()).map_err(|_| {
+                        format!("client_address_header: {name:?} is not a header name")
+                    })
+                })
+                .transpose()?,
+            metrics: MetricsAccess {
+                bind: file.metrics.bind,
+                require_token: file.metrics.require_token,
+            },
         };
         config.check()?;
         Ok(config)
@@ -131,6 +189,12 @@ impl ServeConfig {
         }
         if self.pool_size == 0 {
             problems.push("pool_size: must be positive".into());
+        }
+        if self.lock_timeout.is_zero() || self.lock_timeout >= self.request_timeout {
+            problems.push(
+                "lock_timeout_seconds: must be positive and shorter than request_timeout_seconds"
+                    .into(),
+            );
         }
         if problems.is_empty() {
             Ok(())

@@ -1,16 +1,18 @@
 //! Around every request: a request id (the client's `X-Request-Id` when it is sane, else a
 //! new one) in the request's data, the response headers and the log; a bounded body read
-//! within the request timeout; errors as JSON; one log line and the metrics per request.
+//! within the request timeout; the client's address for the login throttle; errors as
+//! JSON; one log line and the metrics per request.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use poem::http::{HeaderValue, Method, StatusCode};
+use poem::http::{HeaderName, HeaderValue, Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use poem_openapi::OperationId;
 use tracing::Instrument;
 
+use super::auth::throttle::ClientKey;
 use super::metrics::Metrics;
 
 /// The id of the request being answered, set by [`Observe`] for the handlers.
@@ -25,6 +27,8 @@ pub struct Observe {
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
     pub body_timeout: Duration,
+    /// The header a reverse proxy sets to the client's address; without one, the peer.
+    pub client_address_header: Option<HeaderName>,
 }
 
 impl<E: Endpoint> Middleware<E> for Observe {
@@ -36,6 +40,7 @@ impl<E: Endpoint> Middleware<E> for Observe {
             metrics: Arc::clone(&self.metrics),
             max_body_bytes: self.max_body_bytes,
             body_timeout: self.body_timeout,
+            client_address_header: self.client_address_header.clone(),
             ids: RequestIds::new(),
         }
     }
@@ -46,6 +51,7 @@ pub struct ObserveEndpoint<E> {
     metrics: Arc<Metrics>,
     max_body_bytes: usize,
     body_timeout: Duration,
+    client_address_header: Option<HeaderName>,
     ids: RequestIds,
 }
 
@@ -61,6 +67,8 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             .filter(|id| is_sane_id(id))
             .map_or_else(|| self.ids.next(), str::to_string);
         req.set_data(RequestId(request_id.clone()));
+        let client = self.client_address(&req);
+        req.set_data(client);
         let method = req.method().clone();
         let path = req.uri().path().to_string();
         let span = tracing::info_span!("request", request_id = %request_id);
@@ -77,7 +85,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                 .data::<OperationId>()
                 .map_or_else(|| fallback_route(&path).to_string(), |id| id.0.to_string());
             let status = response.status().as_u16();
-            self.metrics.observe(&route, method.as_str(), status, seconds);
+            self.metrics.observe(&route, method_label(&method), status, seconds);
             tracing::info!(%method, %path, status, ms = (seconds * 1000.0).round() as u64, "answered");
             if let Ok(value) = HeaderValue::from_str(&request_id) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);
@@ -90,6 +98,23 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
 }
 
 impl<E> ObserveEndpoint<E> {
+    /// The TCP peer, or the last entry of the proxy's header: the one the proxy itself
+    /// appended (entries before it are whatever the client sent).
+    fn client_address(&self, req: &Request) -> ClientKey {
+        let address = match &self.client_address_header {
+            None => req.remote_addr().as_socket_addr().map(|a| a.ip()),
+            Some(header) => req
+                .headers()
+                .get_all(header)
+                .iter()
+                .next_back()
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|v| v.trim().parse().ok()),
+        };
+        ClientKey::new(address)
+    }
+
     /// Read the body into memory, refusing one past the limit (413) or too slow (408).
     async fn read_body(&self, req: &mut Request) -> Result<(), Response> {
         if !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
@@ -161,6 +186,21 @@ fn fallback_route(path: &str) -> &'static str {
         "openapi"
     } else {
         "unmatched"
+    }
+}
+
+/// The method as a metrics label: the standard ones, anything else `other` (invented
+/// methods must not each make a new series).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }
 

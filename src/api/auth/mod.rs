@@ -15,7 +15,7 @@ use crate::api::config::UserEntry;
 use crate::error::Result;
 use jwt::{Claims, TokenError, TokenKeys};
 use passwords::PasswordChecker;
-use throttle::LoginThrottle;
+use throttle::{ClientKey, LoginThrottle, Throttled};
 
 /// Password checks running at once (argon2 is meant to be expensive: a flood of guesses
 /// must not take every core).
@@ -33,7 +33,8 @@ pub struct IssuedToken {
 pub enum LoginError {
     /// Unknown user or wrong password (the client is not told which).
     BadCredentials,
-    /// Too many failures for this user: try again after this long.
+    /// Too many failures for this user from this address, or from this address: try
+    /// again after this long.
     Throttled(Duration),
 }
 
@@ -60,15 +61,17 @@ impl Authenticator {
         })
     }
 
-    /// Check a user's password and issue a token.
+    /// Check a user's password, coming from `client`, and issue a token.
     pub async fn login(
         self: &Arc<Self>,
         username: &str,
         password: &str,
+        client: ClientKey,
     ) -> Result<IssuedToken, LoginError> {
-        if let Some(wait) = self.throttle.blocked(username, Instant::now()) {
-            return Err(LoginError::Throttled(wait));
-        }
+        let attempt = self
+            .throttle
+            .begin(username, client, Instant::now())
+            .map_err(|Throttled(wait)| LoginError::Throttled(wait))?;
         let matches = {
             let _permit = self.checks.acquire().await.expect("semaphore never closed");
             let this = Arc::clone(self);
@@ -82,10 +85,9 @@ impl Authenticator {
             .unwrap_or(false)
         };
         if !matches {
-            self.throttle.failed(username, Instant::now());
             return Err(LoginError::BadCredentials);
         }
-        self.throttle.succeeded(username);
+        attempt.succeeded();
         Ok(IssuedToken {
             token: self.keys.issue(username),
             expires_in: self.keys.ttl(),

@@ -6,25 +6,30 @@
 pub mod keys;
 pub mod records;
 pub mod rejects;
+pub mod shape;
 pub mod target;
 pub mod writer;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde_json::Value as Json;
 
+use crate::api::config::ServeConfig;
 use crate::error::{Error, Result};
 use crate::postgres::DbUrl;
 use crate::postgres::catalog::Catalog;
 use rejects::RequestContext;
 use target::{Shape, Target};
-use writer::{Outcome, SubmitError, Writer};
+use writer::{Outcome, SubmitError, Timeouts, Writer};
 
 /// The catalog is re-read for an unknown table at most this often.
 const CATALOG_REFRESH: Duration = Duration::from_secs(2);
+/// Times a request is checked again after its table changed under it (a second change
+/// while the first is being taken in is rare; a third means something keeps changing it).
+const SHAPE_RETRIES: usize = 3;
 
 /// Which records an ingestion accepts.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +66,10 @@ pub enum IngestError {
     Misconfigured(String),
     #[error("the request waited too long for the database; nothing was written")]
     TimedOut,
+    /// Another session holds a lock on the table longer than the lock timeout, or a
+    /// statement ran past the request timeout.
+    #[error("the table is busy (locked by another session); nothing was written")]
+    Busy(Error),
     /// The database refused the rows (a constraint lakeshift does not check itself).
     #[error("the database refused the records, nothing was written: {0}")]
     Refused(Error),
@@ -70,42 +79,71 @@ pub enum IngestError {
     Internal(Error),
 }
 
+/// The catalog the targets are built from, with the shape of each table when it was read.
+struct CatalogRead {
+    catalog: Arc<Catalog>,
+    shapes: Arc<HashMap<u32, String>>,
+    /// When it was read (`None`: known to be stale, re-read on demand).
+    at: Option<Instant>,
+    generation: u64,
+}
+
 /// Tables that can be ingested into, with their writers.
 pub struct Ingestor {
     url: DbUrl,
     connections: Connections,
     schemas: Vec<String>,
     rejects_table: String,
-    /// The catalog and when it was read (`None`: known to be stale, re-read on demand).
-    catalog: RwLock<(Arc<Catalog>, Option<Instant>)>,
+    /// Tables whose records may carry their own id (`schema.table`).
+    explicit_ids: HashSet<String>,
+    catalog: RwLock<CatalogRead>,
+    /// One catalog read at a time: a burst of requests that saw a change reads it once.
+    reading: tokio::sync::Mutex<()>,
     writers: Mutex<HashMap<String, Writer>>,
-    timeout: Duration,
+    timeouts: Timeouts,
 }
 
 impl Ingestor {
-    /// Connect, create the reject log if needed and read the catalog of `schemas`.
-    pub async fn start(
-        url: &DbUrl,
-        schemas: &[String],
-        pool_size: usize,
-        timeout: Duration,
-    ) -> Result<Arc<Self>> {
-        let schema = schemas
+    /// Connect, create the reject log if needed and read the catalog of the schemas.
+    pub async fn start(url: &DbUrl, config: &ServeConfig) -> Result<Arc<Self>> {
+        let schema = config
+            .schemas
             .first()
             .ok_or_else(|| Error::Invalid("no schema to ingest into".into()))?;
-        let connections = Connections::new(url, pool_size)?;
+        let connections = Connections::new(url, config.pool_size)?;
         let rejects_table = rejects::rejects_table(schema);
         let client = url.connect().await?;
         rejects::ensure_table(&client, &rejects_table).await?;
-        let catalog = Catalog::load(url, schemas).await?;
+        let (catalog, shapes) = read_catalog(url, &config.schemas).await?;
+        let explicit_ids = config
+            .explicit_ids
+            .iter()
+            .map(|name| {
+                catalog.table(name).map(|t| t.full_name()).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "explicit_ids: table {name} does not exist in the ingestible schemas"
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?;
         Ok(Arc::new(Ingestor {
             url: url.clone(),
             connections,
-            schemas: schemas.to_vec(),
+            schemas: config.schemas.clone(),
             rejects_table,
-            catalog: RwLock::new((Arc::new(catalog), Some(Instant::now()))),
+            explicit_ids,
+            catalog: RwLock::new(CatalogRead {
+                catalog: Arc::new(catalog),
+                shapes: Arc::new(shapes),
+                at: Some(Instant::now()),
+                generation: 0,
+            }),
+            reading: tokio::sync::Mutex::new(()),
             writers: Mutex::new(HashMap::new()),
-            timeout,
+            timeouts: Timeouts {
+                request: config.request_timeout,
+                lock: config.lock_timeout,
+            },
         }))
     }
 
@@ -117,33 +155,50 @@ impl Ingestor {
             .tables
             .iter()
             .filter(|t| t.name != rejects::REJECTS_TABLE)
-            .map(|t| Target::generic(&catalog, t))
+            .map(|t| Target::generic(&catalog, t, self.explicit_ids.contains(&t.full_name())))
             .collect()
     }
 
     /// Check `records` and write the good ones; the outcome says which were rejected.
+    /// When the table's shape changed since it was read, the records are checked again
+    /// against the table as it is now.
     pub async fn ingest(
         &self,
         endpoint: Endpoint<'_>,
         records: Vec<Json>,
         context: RequestContext,
     ) -> std::result::Result<Outcome, IngestError> {
-        let writer = self.writer(endpoint).await?;
-        let now = chrono::Utc::now().timestamp_micros();
-        let prepared = records::prepare(&writer.target, &records, now);
-        for reject in &prepared.rejects {
-            tracing::info!(request_id = %context.request_id, user = %context.user,
-                table = %writer.target.table.qualified(), index = reject.index(),
-                field = reject.column.as_deref().unwrap_or(""), reason = %reject.reason, "record rejected");
+        let records = Arc::new(records);
+        let deadline = tokio::time::Instant::now() + self.timeouts.request;
+        for _ in 0..SHAPE_RETRIES {
+            let writer = self.writer(endpoint).await?;
+            let now = chrono::Utc::now().timestamp_micros();
+            let prepared = records::prepare(&writer.target, &records, now);
+            let submitted = writer
+                .submit(prepared, Arc::clone(&records), context.clone(), deadline)
+                .await;
+            match submitted {
+                Ok(outcome) => {
+                    for reject in &outcome.rejected {
+                        tracing::info!(request_id = %context.request_id, user = %context.user,
+                            table = %outcome.table, index = reject.index(),
+                            field = reject.column.as_deref().unwrap_or(""), reason = %reject.reason, "record rejected");
+                    }
+                    return Ok(outcome);
+                }
+                Err(SubmitError::ShapeChanged) => {
+                    tracing::info!(table = %writer.target.table.full_name(),
+                        "the table changed since it was read; reading it again");
+                    self.forget_writer(endpoint, &writer, writer.generation).await?;
+                }
+                Err(SubmitError::TimedOut) => return Err(IngestError::TimedOut),
+                Err(SubmitError::Failed(error)) => return Err(self.classify(endpoint, error)),
+            }
         }
-        match writer
-            .submit(prepared, records, context, self.timeout)
-            .await
-        {
-            Ok(outcome) => Ok(outcome),
-            Err(SubmitError::TimedOut) => Err(IngestError::TimedOut),
-            Err(SubmitError::Failed(error)) => Err(self.classify(endpoint, error)),
-        }
+        Err(IngestError::Internal(Error::Invalid(format!(
+            "table {} kept changing while the request was checked; nothing was written",
+            endpoint.table()
+        ))))
     }
 
     /// Whether the database answers.
@@ -158,88 +213,161 @@ impl Ingestor {
     }
 
     fn catalog(&self) -> Arc<Catalog> {
-        Arc::clone(&self.catalog.read().expect("catalog lock").0)
+        Arc::clone(&self.catalog.read().expect("catalog lock").catalog)
     }
 
-    /// The writer of an endpoint, started on first use; an unknown table makes the catalog
-    /// be re-read once (tables created since the start are found).
+    /// The writer of an endpoint, started on first use (or again, when its task ended);
+    /// an unknown table makes the catalog be re-read once (tables created since the start
+    /// are found).
     async fn writer(&self, endpoint: Endpoint<'_>) -> std::result::Result<Writer, IngestError> {
         let key = endpoint.key();
-        if let Some(writer) = self.writers.lock().expect("writers lock").get(&key) {
+        if let Some(writer) = self.writers.lock().expect("writers lock").get(&key)
+            && !writer.stopped()
+        {
             return Ok(writer.clone());
         }
-        let mut catalog = self.catalog();
+        let (mut catalog, mut shapes, mut generation) = self.current();
         if catalog.table(endpoint.table()).is_none() {
-            catalog = self
-                .refresh_catalog()
-                .await
-                .map_err(IngestError::Unavailable)?;
+            (catalog, shapes, generation) =
+                self.refresh_catalog(None).await.map_err(IngestError::Unavailable)?;
         }
         let table = catalog
             .table(endpoint.table())
             .filter(|t| t.name != rejects::REJECTS_TABLE)
             .ok_or_else(|| IngestError::UnknownTable(endpoint.table().to_string()))?;
         let target = match endpoint {
-            Endpoint::Table(_) => Target::generic(&catalog, table),
+            Endpoint::Table(_) => Target::generic(
+                &catalog,
+                table,
+                self.explicit_ids.contains(&table.full_name()),
+            ),
             Endpoint::Shaped(_, shape) => {
                 Target::shaped(&catalog, table, shape).map_err(IngestError::Misconfigured)?
             }
         };
+        let shape = shapes.get(&table.oid).cloned().unwrap_or_default();
         let mut writers = self.writers.lock().expect("writers lock");
-        let writer = writers.entry(key).or_insert_with(|| {
-            Writer::spawn(
-                self.connections.clone(),
-                Arc::new(target),
-                self.rejects_table.clone(),
-            )
-        });
-        Ok(writer.clone())
-    }
-
-    async fn refresh_catalog(&self) -> Result<Arc<Catalog>> {
-        let fresh_enough = {
-            let guard = self.catalog.read().expect("catalog lock");
-            guard
-                .1
-                .is_some_and(|read| read.elapsed() < CATALOG_REFRESH)
-                .then(|| Arc::clone(&guard.0))
+        let writer = match writers.get(&key) {
+            Some(writer) if !writer.stopped() && writer.generation >= generation => writer.clone(),
+            _ => {
+                let writer = Writer::spawn(
+                    self.connections.clone(),
+                    Arc::new(target),
+                    shape,
+                    generation,
+                    self.rejects_table.clone(),
+                    self.timeouts,
+                );
+                writers.insert(key, writer.clone());
+                writer
+            }
         };
-        if let Some(catalog) = fresh_enough {
-            return Ok(catalog);
-        }
-        let catalog = Arc::new(Catalog::load(&self.url, &self.schemas).await?);
-        *self.catalog.write().expect("catalog lock") = (Arc::clone(&catalog), Some(Instant::now()));
-        Ok(catalog)
+        Ok(writer)
     }
 
-    /// Sort a writer failure into refused data, an unreachable database or a bug. When the
-    /// table changed under the writer (SQLSTATE class 42), it is dropped: the next request
-    /// reads the table afresh.
+    fn current(&self) -> (Arc<Catalog>, Arc<HashMap<u32, String>>, u64) {
+        let read = self.catalog.read().expect("catalog lock");
+        (Arc::clone(&read.catalog), Arc::clone(&read.shapes), read.generation)
+    }
+
+    /// After `writer` (built from catalog `generation`) found its table changed: read the
+    /// catalog again unless someone already did since, and retire the writer.
+    async fn forget_writer(
+        &self,
+        endpoint: Endpoint<'_>,
+        writer: &Writer,
+        generation: u64,
+    ) -> std::result::Result<(), IngestError> {
+        self.refresh_catalog(Some(generation))
+            .await
+            .map_err(IngestError::Unavailable)?;
+        let mut writers = self.writers.lock().expect("writers lock");
+        if writers
+            .get(&endpoint.key())
+            .is_some_and(|w| w.generation == writer.generation)
+        {
+            writers.remove(&endpoint.key());
+        }
+        Ok(())
+    }
+
+    /// Read the catalog again: when `stale` names the generation found out of date, as
+    /// soon as no newer one exists; otherwise unless the last read is recent.
+    async fn refresh_catalog(
+        &self,
+        stale: Option<u64>,
+    ) -> Result<(Arc<Catalog>, Arc<HashMap<u32, String>>, u64)> {
+        let _reading = self.reading.lock().await;
+        {
+            let read = self.catalog.read().expect("catalog lock");
+            let fresh = match stale {
+                Some(generation) => read.generation > generation,
+                None => read.at.is_some_and(|at| at.elapsed() < CATALOG_REFRESH),
+            };
+            if fresh {
+                return Ok((Arc::clone(&read.catalog), Arc::clone(&read.shapes), read.generation));
+            }
+        }
+        let (catalog, shapes) = read_catalog(&self.url, &self.schemas).await?;
+        let mut read = self.catalog.write().expect("catalog lock");
+        *read = CatalogRead {
+            catalog: Arc::new(catalog),
+            shapes: Arc::new(shapes),
+            at: Some(Instant::now()),
+            generation: read.generation + 1,
+        };
+        Ok((Arc::clone(&read.catalog), Arc::clone(&read.shapes), read.generation))
+    }
+
+    /// Sort a writer failure into refused data, a busy table, an unreachable database or a
+    /// bug. When the table changed under the writer (SQLSTATE class 42), the catalog is
+    /// marked stale: the next request reads the table afresh.
     fn classify(&self, endpoint: Endpoint<'_>, error: Error) -> IngestError {
-        let class = match &error {
+        let code = match &error {
             Error::Postgres {
                 sqlstate: Some(code),
                 ..
-            } => code.get(..2).unwrap_or("").to_string(),
+            } => code.clone(),
             Error::Postgres { sqlstate: None, .. } | Error::Connect { .. } => {
                 return IngestError::Unavailable(error);
             }
             _ => return IngestError::Internal(error),
         };
-        match class.as_str() {
-            "22" | "23" => IngestError::Refused(error),
-            "08" | "53" | "57" => IngestError::Unavailable(error),
-            "42" => {
+        match (code.get(..2).unwrap_or(""), code.as_str()) {
+            // lock_not_available, query_canceled (the statement timeout)
+            (_, "55P03" | "57014") => IngestError::Busy(error),
+            ("22" | "23", _) => IngestError::Refused(error),
+            ("08" | "53" | "57", _) => IngestError::Unavailable(error),
+            ("42", _) => {
                 self.writers
                     .lock()
                     .expect("writers lock")
                     .remove(&endpoint.key());
-                self.catalog.write().expect("catalog lock").1 = None;
+                self.catalog.write().expect("catalog lock").at = None;
                 IngestError::Internal(error)
             }
             _ => IngestError::Internal(error),
         }
     }
+}
+
+/// The catalog of `schemas` and the shape of each table, read in one snapshot so that
+/// the shapes describe exactly the catalog.
+async fn read_catalog(
+    url: &DbUrl,
+    schemas: &[String],
+) -> Result<(Catalog, HashMap<u32, String>)> {
+    let mut client = url.connect().await?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(|e| Error::pg("reading the catalog", e))?;
+    let shapes = shape::of_schemas(&tx, schemas).await?;
+    let catalog = Catalog::load_in(&tx, url, schemas).await?;
+    Ok((catalog, shapes))
 }
 
 /// The pool's connections are made by [`DbUrl::open`], as every other connection is.

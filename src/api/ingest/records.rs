@@ -345,7 +345,6 @@ mod tests {
                 name: "id".into(),
                 kind: PgKind::Int4,
             }),
-            id_accepted: true,
             keys: Vec::new(),
             server_checks: false,
         }

@@ -40,6 +40,15 @@ impl IdColumn {
             _ => i64::MAX,
         }
     }
+
+    /// The SQL name of its type.
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            PgKind::Int2 => "smallint",
+            PgKind::Int4 => "integer",
+            _ => "bigint",
+        }
+    }
 }
 
 /// A key checked before rows are written: a foreign key must find its parent row, a
@@ -61,10 +70,9 @@ pub struct KeyCheck {
 pub struct Target {
     pub table: Table,
     pub fields: Vec<Field>,
-    /// Generated when a record does not carry it.
+    /// Generated when a record does not carry it; a record may carry it only where it is
+    /// among [`Target::fields`] (tables the operator allows explicit ids for).
     pub id: Option<IdColumn>,
-    /// Whether a record may carry the id itself (never on the fixed HR endpoints).
-    pub id_accepted: bool,
     pub keys: Vec<KeyCheck>,
     /// The server refuses rows for reasons checked nowhere else (CHECK, a domain, a
     /// trigger, ...): such records become rejects one by one (see
@@ -89,15 +97,18 @@ pub struct ShapeField {
 }
 
 impl Target {
-    /// Every column but generated ones, typed and constrained by the catalog; the single
-    /// integer primary key, if any, is generated when a record leaves it out.
-    pub fn generic(catalog: &Catalog, table: &Table) -> Target {
+    /// Every column but generated ones, typed and constrained by the catalog. The single
+    /// integer primary key, if any, is generated; records may set it themselves only with
+    /// `explicit_ids` (one explicit id near the type's maximum would exhaust the ids of
+    /// every later request).
+    pub fn generic(catalog: &Catalog, table: &Table, explicit_ids: bool) -> Target {
         let enums = catalog.enum_labels();
         let id = id_column(table, &enums);
         let fields = table
             .columns
             .iter()
             .filter(|c| c.generated.is_none())
+            .filter(|c| explicit_ids || id.as_ref().is_none_or(|id| id.name != c.name))
             .map(|c| {
                 let is_id = id.as_ref().is_some_and(|id| id.name == c.name);
                 Field {
@@ -114,7 +125,6 @@ impl Target {
             table: table.clone(),
             fields,
             id,
-            id_accepted: true,
             keys: Vec::new(),
             server_checks: server_checks_rows(catalog, table),
         };
@@ -149,7 +159,6 @@ impl Target {
             table: table.clone(),
             fields,
             id: Some(id),
-            id_accepted: false,
             keys: Vec::new(),
             server_checks: server_checks_rows(catalog, table),
         };

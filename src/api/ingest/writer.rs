@@ -1,13 +1,18 @@
 //! One writer task per table: it takes the checked requests waiting for the table and
-//! writes them in one transaction (a group commit). Inside it the table is locked against
-//! other writers while ids are drawn from its current largest id, keys are checked, rows go
-//! in by binary COPY and rejects are logged; each request then gets its own outcome.
-//! Requests queue in arrival order, so ids follow the order requests and records came in.
+//! writes them in one transaction (a group commit). Inside it the table is locked (against
+//! other writers while ids are drawn from its current largest id), its shape is compared
+//! with the one the records were checked against, keys are checked, rows go in by binary
+//! COPY and rejects are logged; each request then gets its own outcome. Requests queue in
+//! arrival order, so ids follow the order requests and records came in. Waits for locks
+//! are bounded, and a panic costs the requests being written, never the writer.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use futures::FutureExt;
 
 use arrow::array::{
     Array, ArrayRef, BooleanArray, Int16Array, Int32Array, Int64Array, RecordBatch,
@@ -18,11 +23,11 @@ use serde_json::Value as Json;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Transaction;
 
-use super::Connections;
 use super::keys::{self, RowRef};
 use super::records::{Prepared, Reject};
 use super::rejects::{self, RequestContext};
 use super::target::Target;
+use super::{Connections, shape};
 use crate::error::{Error, Result};
 use crate::postgres::connect::quote_ident;
 use crate::postgres::server_rejects::TAG_COLUMN;
@@ -45,13 +50,43 @@ pub struct Outcome {
     pub rejected: Vec<Reject>,
 }
 
+/// How long a write may wait.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// For the whole request; also the statement timeout of the writing transaction.
+    pub request: Duration,
+    /// For a lock another session holds (`lock_timeout`).
+    pub lock: Duration,
+}
+
 /// Why a request was not written.
 #[derive(Debug)]
 pub enum SubmitError {
     /// It waited longer than the request timeout; nothing of it was written.
     TimedOut,
+    /// The table's shape is not the one its records were checked against: check them
+    /// again against a fresh target (nothing of the request was written).
+    ShapeChanged,
     /// The writer failed (nothing of the request was written).
     Failed(Error),
+}
+
+/// Why a write did not commit.
+enum WriteFailure {
+    ShapeChanged,
+    Failed(Error),
+}
+
+impl From<Error> for WriteFailure {
+    fn from(error: Error) -> Self {
+        WriteFailure::Failed(error)
+    }
+}
+
+impl From<arrow::error::ArrowError> for WriteFailure {
+    fn from(error: arrow::error::ArrowError) -> Self {
+        WriteFailure::Failed(error.into())
+    }
 }
 
 /// Who handles a queued request: pending, taken by the writer, or given up by the request.
@@ -71,10 +106,10 @@ impl Claim {
 
 struct Job {
     prepared: Prepared,
-    records: Vec<Json>,
+    records: Arc<Vec<Json>>,
     context: RequestContext,
     claim: Arc<Claim>,
-    reply: oneshot::Sender<Result<Outcome>>,
+    reply: oneshot::Sender<std::result::Result<Outcome, WriteFailure>>,
 }
 
 /// The queue of one table's writer.
@@ -82,32 +117,52 @@ struct Job {
 pub struct Writer {
     queue: mpsc::Sender<Job>,
     pub target: Arc<Target>,
+    /// The catalog read `target` was built from.
+    pub generation: u64,
 }
 
 impl Writer {
-    /// Start the writer task of `target`.
-    pub fn spawn(connections: Connections, target: Arc<Target>, rejects_table: String) -> Self {
+    /// Start the writer task of `target`, whose table had the hash `shape` (see
+    /// [`shape`]) in catalog read `generation`.
+    pub fn spawn(
+        connections: Connections,
+        target: Arc<Target>,
+        shape: String,
+        generation: u64,
+        rejects_table: String,
+        timeouts: Timeouts,
+    ) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
         let task = WriterTask {
             connections,
             target: Arc::clone(&target),
+            shape,
             rejects_table,
+            timeouts,
         };
         tokio::spawn(task.run(jobs));
-        Writer { queue, target }
+        Writer {
+            queue,
+            target,
+            generation,
+        }
     }
 
-    /// Queue a request and wait for its outcome. Past `timeout` a request the writer has
+    /// The task is gone (it never should: then a new writer takes its place).
+    pub fn stopped(&self) -> bool {
+        self.queue.is_closed()
+    }
+
+    /// Queue a request and wait for its outcome. Past `deadline` a request the writer has
     /// not started on is withdrawn (and reported as not written); one it has started on is
     /// waited for, so the answer is always true.
     pub async fn submit(
         &self,
         prepared: Prepared,
-        records: Vec<Json>,
+        records: Arc<Vec<Json>>,
         context: RequestContext,
-        timeout: Duration,
+        deadline: tokio::time::Instant,
     ) -> std::result::Result<Outcome, SubmitError> {
-        let deadline = tokio::time::Instant::now() + timeout;
         let claim = Arc::new(Claim(AtomicU8::new(PENDING)));
         let (reply, mut outcome) = oneshot::channel();
         let job = Job {
@@ -119,7 +174,12 @@ impl Writer {
         };
         match tokio::time::timeout_at(deadline, self.queue.send(job)).await {
             Err(_) => return Err(SubmitError::TimedOut),
-            Ok(Err(_)) => return Err(SubmitError::Failed(stopped())),
+            Ok(Err(_)) => {
+                return Err(SubmitError::Failed(Error::Internal {
+                    task: "the ingest writer".into(),
+                    reason: "it stopped".into(),
+                }));
+            }
             Ok(Ok(())) => {}
         }
         let received = match tokio::time::timeout_at(deadline, &mut outcome).await {
@@ -129,23 +189,41 @@ impl Writer {
         };
         match received {
             Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(e)) => Err(SubmitError::Failed(e)),
-            Err(_) => Err(SubmitError::Failed(stopped())),
+            Ok(Err(WriteFailure::ShapeChanged)) => Err(SubmitError::ShapeChanged),
+            Ok(Err(WriteFailure::Failed(e))) => Err(SubmitError::Failed(e)),
+            Err(_) => Err(SubmitError::Failed(Error::Internal {
+                task: "the ingest writer".into(),
+                reason: "it failed while writing this request (see the log); nothing of it was written".into(),
+            })),
         }
     }
 }
 
-fn stopped() -> Error {
-    Error::Internal {
-        task: "the ingest writer".into(),
-        reason: "it stopped".into(),
-    }
+/// Tables whose next write panics: how tests check that a writer outlives a panic.
+static PANIC_ON_NEXT_WRITE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Make the next write into `table` (`schema.table`) panic. For tests only.
+#[doc(hidden)]
+pub fn panic_on_next_write(table: &str) {
+    PANIC_ON_NEXT_WRITE
+        .lock()
+        .expect("panic plan lock")
+        .push(table.to_string());
+}
+
+fn planned_panic(table: &str) -> bool {
+    let mut planned = PANIC_ON_NEXT_WRITE.lock().expect("panic plan lock");
+    let found = planned.iter().position(|t| t == table);
+    found.map(|i| planned.remove(i)).is_some()
 }
 
 struct WriterTask {
     connections: Connections,
     target: Arc<Target>,
+    /// The hash of the table's shape when `target` was built.
+    shape: String,
     rejects_table: String,
+    timeouts: Timeouts,
 }
 
 impl WriterTask {
@@ -163,34 +241,60 @@ impl WriterTask {
             if jobs.is_empty() {
                 continue;
             }
-            let all: Vec<&Job> = jobs.iter().collect();
-            match self.write(&all).await {
-                Ok(outcomes) => {
-                    for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                        let _ = job.reply.send(Ok(outcome));
-                    }
+            // A panic must cost only these requests (their replies are dropped, so they
+            // are answered as failed), not the table's writer.
+            if let Err(panic) = AssertUnwindSafe(self.write_group(jobs)).catch_unwind().await {
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(table = %self.target.table.full_name(), panic = %reason,
+                    "the ingest writer panicked; the requests it was writing failed, the next ones go on");
+            }
+        }
+    }
+
+    /// Write the jobs together and answer each.
+    async fn write_group(&self, jobs: Vec<Job>) {
+        let all: Vec<&Job> = jobs.iter().collect();
+        match self.write(&all).await {
+            Ok(outcomes) => {
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
                 }
-                // One request's trouble must not fail the others: retry each alone.
-                Err(e) if jobs.len() > 1 => {
-                    tracing::warn!(table = %self.target.table.name, error = %e, requests = jobs.len(),
-                        "group write failed; writing its requests one by one");
-                    for job in jobs {
-                        let result = self.write(&[&job]).await.map(|mut o| o.remove(0));
-                        let _ = job.reply.send(result);
-                    }
+            }
+            // One request's trouble must not fail the others: retry each alone, unless
+            // the trouble is the table's or the database's (each would meet it again).
+            Err(WriteFailure::Failed(e)) if jobs.len() > 1 && !is_shared_trouble(&e) => {
+                tracing::warn!(table = %self.target.table.name, error = %e, requests = jobs.len(),
+                    "group write failed; writing its requests one by one");
+                for job in jobs {
+                    let result = self.write(&[&job]).await.map(|mut o| o.remove(0));
+                    let _ = job.reply.send(result);
                 }
-                Err(e) => {
-                    if let Some(job) = jobs.into_iter().next() {
-                        let _ = job.reply.send(Err(e));
-                    }
+            }
+            Err(failure) => {
+                let failure = match failure {
+                    WriteFailure::ShapeChanged => Err(()),
+                    WriteFailure::Failed(e) => Ok(e),
+                };
+                for job in jobs {
+                    let _ = job.reply.send(Err(match &failure {
+                        Err(()) => WriteFailure::ShapeChanged,
+                        Ok(e) => WriteFailure::Failed(copy_of(e)),
+                    }));
                 }
             }
         }
     }
 
     /// Write `jobs` in one transaction; one outcome per job.
-    async fn write(&self, jobs: &[&Job]) -> Result<Vec<Outcome>> {
+    async fn write(&self, jobs: &[&Job]) -> std::result::Result<Vec<Outcome>, WriteFailure> {
         let target = &self.target;
+        if planned_panic(&target.table.full_name()) {
+            panic!("a panic planned by a test");
+        }
         let mut client = self.connections.get().await?;
         let tx = client
             .transaction()
@@ -201,8 +305,9 @@ impl WriterTask {
             .iter()
             .flat_map(|p| &p.groups)
             .any(|g| g.generate_ids && !g.records.is_empty());
+        self.lock_and_check_shape(&tx, generates).await?;
         let mut next_id = if generates {
-            self.lock_and_read_last_id(&tx).await? + 1
+            i128::from(self.read_last_id(&tx).await?) + 1
         } else {
             0
         };
@@ -252,44 +357,75 @@ impl WriterTask {
         Ok(outcomes)
     }
 
-    /// Keep other writers out of the table until commit and read its largest id.
-    async fn lock_and_read_last_id(&self, tx: &Transaction<'_>) -> Result<i64> {
+    /// Bound the transaction's waits, lock the table (against other writers too when new
+    /// ids are drawn) and make sure it still has the shape the records were checked for.
+    async fn lock_and_check_shape(
+        &self,
+        tx: &Transaction<'_>,
+        drawing_ids: bool,
+    ) -> std::result::Result<(), WriteFailure> {
+        let table = self.target.table.qualified();
+        let mode = if drawing_ids {
+            "SHARE ROW EXCLUSIVE"
+        } else {
+            "ROW EXCLUSIVE"
+        };
+        let sql = format!(
+            "SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}; LOCK TABLE {table} IN {mode} MODE",
+            self.timeouts.lock.as_millis().max(1),
+            self.timeouts.request.as_millis().max(1),
+        );
+        match tx.batch_execute(&sql).await {
+            // Renamed or dropped: the catalog says where it went.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+                return Err(WriteFailure::ShapeChanged);
+            }
+            Err(e) => return Err(Error::pg(format!("locking {table}"), e).into()),
+            Ok(()) => {}
+        }
+        if shape::of_table(tx, self.target.table.oid).await?.as_ref() != Some(&self.shape) {
+            return Err(WriteFailure::ShapeChanged);
+        }
+        Ok(())
+    }
+
+    /// The table's largest id (the table is locked against other writers).
+    async fn read_last_id(&self, tx: &Transaction<'_>) -> Result<i64> {
         let table = self.target.table.qualified();
         let id = quote_ident(&self.target.id.as_ref().expect("ids are generated").name);
-        let failed =
-            |e: tokio_postgres::Error| Error::pg(format!("locking {table} for new ids"), e);
-        tx.batch_execute(&format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
-            .await
-            .map_err(failed)?;
         let row = tx
             .query_one(
                 &format!("SELECT coalesce(max({id}), 0)::int8 FROM {table}"),
                 &[],
             )
             .await
-            .map_err(failed)?;
+            .map_err(|e| Error::pg(format!("reading the largest id of {table}"), e))?;
         Ok(row.get(0))
     }
 
     /// Drop request `r`'s rows that failed a key check, give the others ids (in record
-    /// order) and queue them for COPY; the ids by record, and the request's rejects.
+    /// order) and queue them for COPY; the ids by record, and the request's rejects. A
+    /// row whose new id would be past the id type's maximum is a reject too.
     fn plan_request(
         &self,
         r: usize,
         prepared: &Prepared,
         key_rejects: &HashMap<RowRef, Reject>,
-        next_id: &mut i64,
+        next_id: &mut i128,
         copies: &mut Copies,
     ) -> Result<RequestPlan> {
         let target = &self.target;
         let mut rejected = prepared.rejects.clone();
         let mut ids: Vec<(usize, i64)> = Vec::new();
+        // `(group, row)` of the rows not written.
+        let mut dropped: HashSet<(usize, usize)> = HashSet::new();
         // Rows that get a new id, in record order across the request's groups.
         let mut fresh: Vec<(usize, usize, usize)> = Vec::new();
         for (g, group) in prepared.groups.iter().enumerate() {
             for (row, &record) in group.records.iter().enumerate() {
                 if let Some(reject) = key_rejects.get(&(r, g, row)) {
                     rejected.push(reject.clone());
+                    dropped.insert((g, row));
                 } else if group.generate_ids {
                     fresh.push((record, g, row));
                 }
@@ -298,27 +434,35 @@ impl WriterTask {
         fresh.sort_unstable();
         let mut new_ids: HashMap<(usize, usize), i64> = HashMap::with_capacity(fresh.len());
         for (record, g, row) in fresh {
-            let id = *next_id;
-            if let Some(column) = &target.id
-                && id > column.max()
-            {
-                return Err(Error::Invalid(format!(
-                    "{}.{} has no ids left: the next one, {id}, is past its type's maximum",
-                    target.table.qualified(),
-                    column.name
-                )));
+            let column = target.id.as_ref().expect("ids are generated for an id column");
+            match i64::try_from(*next_id).ok().filter(|&id| id <= column.max()) {
+                Some(id) => {
+                    *next_id += 1;
+                    new_ids.insert((g, row), id);
+                    ids.push((record, id));
+                }
+                None => {
+                    rejected.push(Reject::record(
+                        record,
+                        Some(column.name.clone()),
+                        format!(
+                            "no id left to assign: the next one, {next_id}, is past the maximum of {} ({}); \
+                             the column's type must be widened",
+                            column.type_name(),
+                            column.max()
+                        ),
+                    ));
+                    dropped.insert((g, row));
+                }
             }
-            *next_id += 1;
-            new_ids.insert((g, row), id);
-            ids.push((record, id));
         }
         for (g, group) in prepared.groups.iter().enumerate() {
             let keep: BooleanArray = (0..group.records.len())
-                .map(|row| Some(!key_rejects.contains_key(&(r, g, row))))
+                .map(|row| Some(!dropped.contains(&(g, row))))
                 .collect();
             let mut batch = filter_record_batch(&group.batch, &keep)?;
             let kept: Vec<usize> = (0..group.records.len())
-                .filter(|&row| !key_rejects.contains_key(&(r, g, row)))
+                .filter(|&row| !dropped.contains(&(g, row)))
                 .collect();
             let mut names: Vec<String> = group
                 .fields
@@ -363,6 +507,46 @@ impl WriterTask {
         }
         ids.sort_unstable();
         Ok(RequestPlan { ids, rejected })
+    }
+}
+
+/// Whether a failed write met trouble every request would meet (a lock held elsewhere, a
+/// statement timeout, a lost or overloaded server), rather than one request's data.
+fn is_shared_trouble(error: &Error) -> bool {
+    match error {
+        Error::Connect { .. } | Error::Postgres { sqlstate: None, .. } => true,
+        Error::Postgres {
+            sqlstate: Some(code),
+            ..
+        } => matches!(code.as_str(), "55P03" | "57014") || ["08", "53", "57"].iter().any(|class| code.starts_with(class)),
+        _ => false,
+    }
+}
+
+/// The same error for each request of a group (errors are not `Clone`: the copy keeps what
+/// the answer and the log show).
+fn copy_of(error: &Error) -> Error {
+    match error {
+        Error::Postgres {
+            context,
+            reason,
+            sqlstate,
+            ..
+        } => Error::Postgres {
+            context: context.clone(),
+            reason: reason.clone(),
+            sqlstate: sqlstate.clone(),
+            source: None,
+        },
+        Error::Connect { url, reason, .. } => Error::Connect {
+            url: url.clone(),
+            reason: reason.clone(),
+            source: None,
+        },
+        other => Error::Internal {
+            task: "the ingest writer".into(),
+            reason: other.to_string(),
+        },
     }
 }
 

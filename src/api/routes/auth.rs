@@ -11,6 +11,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
 use super::responses::{EarlyError, ErrorBody, early_error};
 use super::{ApiTags, State};
 use crate::api::auth::LoginError;
+use crate::api::auth::throttle::ClientKey;
 
 /// Bearer token from `POST /api/v1/auth/token` (an HS256 JWT).
 #[derive(SecurityScheme)]
@@ -63,7 +64,8 @@ pub enum TokenResponse {
     /// The body is not `{"username": ..., "password": ...}`.
     #[oai(status = 422)]
     Invalid(Json<ErrorBody>),
-    /// Too many failed attempts for this user: retry after `Retry-After` seconds.
+    /// Too many failed attempts for this user from this address, or from this address:
+    /// retry after `Retry-After` seconds.
     #[oai(status = 429)]
     TooManyAttempts(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
 }
@@ -83,14 +85,20 @@ pub struct AuthApi;
 impl AuthApi {
     /// Exchange a username and password for an access token.
     ///
-    /// Repeated failures for one user are answered 429 for a growing while.
+    /// Repeated failures for one user from one address, or from one address whatever the
+    /// users, are answered 429 for a growing while.
     #[oai(path = "/auth/token", method = "post", operation_id = "auth_token")]
     async fn token(
         &self,
         state: poem::web::Data<&Arc<State>>,
+        client: poem::web::Data<&ClientKey>,
         body: Json<TokenRequest>,
     ) -> TokenResponse {
-        match state.auth.login(&body.username, &body.password).await {
+        match state
+            .auth
+            .login(&body.username, &body.password, **client)
+            .await
+        {
             Ok(issued) => TokenResponse::Ok(Json(TokenBody {
                 access_token: issued.token,
                 token_type: "bearer".into(),
@@ -108,7 +116,7 @@ impl AuthApi {
                 TokenResponse::TooManyAttempts(
                     ErrorBody::new(
                         "too_many_attempts",
-                        format!("too many failed logins for this user; retry in {seconds} s"),
+                        format!("too many failed logins; retry in {seconds} s"),
                     ),
                     seconds,
                 )

@@ -70,9 +70,11 @@ pub enum IngestResponse {
     /// The table does not fit the endpoint, or an unexpected failure; nothing was written.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
-    /// The database is unreachable, or the request waited too long; nothing was written.
+    /// The database is unreachable, the table is locked by another session past the lock
+    /// timeout, or the request waited too long; nothing was written: retry after
+    /// `Retry-After` seconds.
     #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+    Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
 }
 
 fn ingest_bad_request(err: poem::Error) -> IngestResponse {
@@ -240,21 +242,64 @@ async fn ingest(
             if !matches!(err, IngestError::UnknownTable(_)) {
                 tracing::warn!(request_id = %request_id.0, error = %err, "ingestion failed");
             }
-            failure(&err)
+            let retry_after = state.lock_timeout.as_secs().max(1);
+            failure(&err, &request_id.0, retry_after)
         }
     }
 }
 
-/// The documented response for a failed ingestion (nothing of it was written).
-fn failure(err: &IngestError) -> IngestResponse {
-    let body = |code: &str| ErrorBody::new(code, err.to_string());
+/// The documented response for a failed ingestion (nothing of it was written). The body
+/// says what the client can act on; server addresses, SQL and the database's details stay
+/// in the log, under the request id.
+fn failure(err: &IngestError, request_id: &str, retry_after: u64) -> IngestResponse {
+    let logged = |code: &str, message: String| ErrorBody::logged(code, message, request_id);
+    let nothing = "nothing was written";
     match err {
-        IngestError::UnknownTable(_) => IngestResponse::NotFound(body("unknown_table")),
-        IngestError::Misconfigured(_) => IngestResponse::Internal(body("misconfigured")),
-        IngestError::TimedOut => IngestResponse::Unavailable(body("timed_out")),
-        IngestError::Refused(_) => IngestResponse::Invalid(body("refused_by_database")),
-        IngestError::Unavailable(_) => IngestResponse::Unavailable(body("database_unavailable")),
-        IngestError::Internal(_) => IngestResponse::Internal(body("internal")),
+        IngestError::UnknownTable(_) => {
+            IngestResponse::NotFound(ErrorBody::new("unknown_table", err.to_string()))
+        }
+        IngestError::Misconfigured(_) => IngestResponse::Internal(logged(
+            "misconfigured",
+            format!("the table does not fit this endpoint (the server log says why); {nothing}"),
+        )),
+        IngestError::TimedOut => IngestResponse::Unavailable(
+            logged("timed_out", err.to_string()),
+            retry_after,
+        ),
+        IngestError::Busy(_) => IngestResponse::Unavailable(
+            logged(
+                "table_busy",
+                format!("the table is locked by another session; {nothing}; retry in {retry_after} s"),
+            ),
+            retry_after,
+        ),
+        IngestError::Refused(e) => IngestResponse::Invalid(logged(
+            "refused_by_database",
+            format!("the database refused the records ({}); {nothing}", server_message(e)),
+        )),
+        IngestError::Unavailable(_) => IngestResponse::Unavailable(
+            logged("database_unavailable", format!("the database is unavailable; {nothing}")),
+            retry_after,
+        ),
+        IngestError::Internal(_) => IngestResponse::Internal(logged(
+            "internal",
+            format!("an internal error (logged under the request id); {nothing}"),
+        )),
+    }
+}
+
+/// The database's own message, without its detail and hint (they quote other rows and the
+/// schema's internals).
+fn server_message(error: &crate::error::Error) -> String {
+    match error {
+        crate::error::Error::Postgres { source, reason, .. } => source
+            .as_ref()
+            .and_then(|e| e.as_db_error())
+            .map_or_else(
+                || reason.split("; ").next().unwrap_or_default().to_string(),
+                |db| db.message().to_string(),
+            ),
+        other => other.to_string(),
     }
 }
 

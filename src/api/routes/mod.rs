@@ -15,6 +15,7 @@ use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
 
 use super::auth::Authenticator;
+use super::config::MetricsAccess;
 use super::ingest::Ingestor;
 use super::metrics::Metrics;
 use super::middleware::Observe;
@@ -24,6 +25,9 @@ pub struct State {
     pub auth: Arc<Authenticator>,
     pub ingestor: Arc<Ingestor>,
     pub metrics: Arc<Metrics>,
+    pub metrics_access: MetricsAccess,
+    /// What a 503 for a busy table tells the client to wait (`Retry-After`).
+    pub lock_timeout: std::time::Duration,
 }
 
 #[derive(Tags)]
@@ -60,11 +64,12 @@ pub fn openapi_json() -> String {
     service().spec()
 }
 
-/// Limits the routes apply.
-#[derive(Debug, Clone, Copy)]
+/// Limits the routes apply, and where the client's address is read.
+#[derive(Debug, Clone)]
 pub struct Limits {
     pub max_body_bytes: usize,
     pub body_timeout: std::time::Duration,
+    pub client_address_header: Option<poem::http::HeaderName>,
 }
 
 /// The whole service: API, document, Swagger UI, all behind the request middleware.
@@ -82,5 +87,6 @@ pub fn app(state: Arc<State>, limits: Limits) -> impl Endpoint + 'static {
             metrics,
             max_body_bytes: limits.max_body_bytes,
             body_timeout: limits.body_timeout,
+            client_address_header: limits.client_address_header,
         })
 }

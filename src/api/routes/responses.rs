@@ -11,6 +11,9 @@ pub struct ErrorBody {
     /// `unauthorized`, `invalid_request`, `unknown_table`, `too_many_attempts`, ...
     pub error: String,
     pub message: String,
+    /// The request's id, under which the server logged what the message leaves out.
+    #[oai(skip_serializing_if_is_none)]
+    pub request_id: Option<String>,
 }
 
 impl ErrorBody {
@@ -18,7 +21,15 @@ impl ErrorBody {
         Json(ErrorBody {
             error: error.into(),
             message: message.into(),
+            request_id: None,
         })
+    }
+
+    /// An error whose details went to the log under `request_id`.
+    pub fn logged(error: &str, message: impl Into<String>, request_id: &str) -> Json<ErrorBody> {
+        let mut body = Self::new(error, message);
+        body.0.request_id = Some(request_id.to_string());
+        body
     }
 }
 

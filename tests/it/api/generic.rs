@@ -1,6 +1,7 @@
 //! `POST /api/v1/tables/{table}/records` and `GET /api/v1/tables`: any table, typed by its
 //! catalog.
 
+use lakeshift::api::config::ServeConfig;
 use serde_json::{Value, json};
 
 use super::{Api, config, hr_db};
@@ -55,7 +56,11 @@ async fn tables_are_listed_with_their_record_fields() {
 async fn every_type_is_typed_by_the_catalog_and_bad_casts_are_rejects() {
     let db = TestDb::new().await;
     db.execute(EVERY_TYPE).await;
-    let api = Api::start_with(db, config()).await;
+    let config = ServeConfig {
+        explicit_ids: vec!["everything".into()],
+        ..config()
+    };
+    let api = Api::start_with(db, config).await;
     let token = api.token().await;
     let full = json!({
         "b": true, "i2": -32768, "i4": 2147483647, "f4": 1.5, "f8": "NaN",

@@ -5,6 +5,7 @@ mod auth;
 mod concurrency;
 mod fuzz;
 mod generic;
+mod hostile_clients;
 mod hr;
 mod process;
 
@@ -54,6 +55,8 @@ pub async fn hr_db() -> TestDb {
 pub struct Api {
     pub db: TestDb,
     pub base: String,
+    /// The separate metrics address, when configured.
+    pub metrics_base: Option<String>,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<lakeshift::Result<()>>>,
@@ -70,6 +73,7 @@ impl Api {
             .await
             .expect("the service starts");
         let base = format!("http://{}", service.address());
+        let metrics_base = service.metrics_address().map(|a| format!("http://{a}"));
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(service.run(async {
             let _ = stopped.await;
@@ -77,6 +81,7 @@ impl Api {
         Api {
             db,
             base,
+            metrics_base,
             http: reqwest::Client::new(),
             stop: Some(stop),
             task: Some(task),
