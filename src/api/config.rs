@@ -34,6 +34,8 @@ struct ConfigFile {
     #[serde(default)]
     explicit_ids: Vec<String>,
     #[serde(default)]
+    idempotency_ttl_seconds: Option<u64>,
+    #[serde(default)]
     client_address_header: Option<String>,
     #[serde(default)]
     metrics: MetricsFile,
@@ -78,6 +80,8 @@ pub struct ServeConfig {
     /// Tables (`table` or `schema.table`) whose records may carry their own id; elsewhere
     /// the server assigns every id.
     pub explicit_ids: Vec<String>,
+    /// How long the answer to a request with an `Idempotency-Key` is kept for retries.
+    pub idempotency_ttl: Duration,
     /// The header a trusted reverse proxy sets to the client's address (its last entry
     /// is used), for the login throttle; `None`: the TCP peer's address.
     pub client_address_header: Option<poem::http::HeaderName>,
@@ -105,6 +109,7 @@ impl Default for ServeConfig {
             pool_size: 16,
             lock_timeout: Duration::from_secs(5),
             explicit_ids: Vec::new(),
+            idempotency_ttl: Duration::from_secs(24 * 3600),
             client_address_header: None,
             metrics: MetricsAccess::default(),
         }
@@ -137,6 +142,9 @@ impl ServeConfig {
                 .lock_timeout_seconds
                 .map_or(defaults.lock_timeout, Duration::from_secs),
             explicit_ids: file.explicit_ids,
+            idempotency_ttl: file
+                .idempotency_ttl_seconds
+                .map_or(defaults.idempotency_ttl, Duration::from_secs),
             client_address_header: file
                 .client_address_header
                 .map(|name| {
@@ -189,6 +197,9 @@ impl ServeConfig {
         }
         if self.pool_size == 0 {
             problems.push("pool_size: must be positive".into());
+        }
+        if self.idempotency_ttl.is_zero() {
+            problems.push("idempotency_ttl_seconds: must be positive".into());
         }
         if self.lock_timeout.is_zero() || self.lock_timeout >= self.request_timeout {
             problems.push(

@@ -271,7 +271,11 @@ mod tests {
             fail(&throttle, "ingest", client(1), t0);
         }
         fail(&throttle, "ingest", client(1), t0 + FORGET_AFTER);
-        assert!(throttle.begin("ingest", client(1), t0 + FORGET_AFTER).is_ok());
+        assert!(
+            throttle
+                .begin("ingest", client(1), t0 + FORGET_AFTER)
+                .is_ok()
+        );
         let a: IpAddr = "2001:db8::1".parse().unwrap();
         let b: IpAddr = "2001:db8::ffff:2".parse().unwrap();
         assert_eq!(ClientKey::new(Some(a)), ClientKey::new(Some(b)));

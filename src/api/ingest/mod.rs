@@ -3,6 +3,7 @@
 //! [`writer`], which assigns ids, checks keys ([`keys`]), COPYs the rows and logs the
 //! rejects ([`rejects`]) in one transaction.
 
+pub mod idempotency;
 pub mod keys;
 pub mod records;
 pub mod rejects;
@@ -21,9 +22,10 @@ use crate::api::config::ServeConfig;
 use crate::error::{Error, Result};
 use crate::postgres::DbUrl;
 use crate::postgres::catalog::Catalog;
+use idempotency::Keyed;
 use rejects::RequestContext;
 use target::{Shape, Target};
-use writer::{Outcome, SubmitError, Timeouts, Writer};
+use writer::{AnswerStore, Outcome, SubmitError, Timeouts, Writer, WriterSettings};
 
 /// The catalog is re-read for an unknown table at most this often.
 const CATALOG_REFRESH: Duration = Duration::from_secs(2);
@@ -66,6 +68,8 @@ pub enum IngestError {
     Misconfigured(String),
     #[error("the request waited too long for the database; nothing was written")]
     TimedOut,
+    #[error("this Idempotency-Key came with another request before; nothing was written")]
+    KeyReused,
     /// Another session holds a lock on the table longer than the lock timeout, or a
     /// statement ran past the request timeout.
     #[error("the table is busy (locked by another session); nothing was written")]
@@ -93,14 +97,13 @@ pub struct Ingestor {
     url: DbUrl,
     connections: Connections,
     schemas: Vec<String>,
-    rejects_table: String,
     /// Tables whose records may carry their own id (`schema.table`).
     explicit_ids: HashSet<String>,
     catalog: RwLock<CatalogRead>,
     /// One catalog read at a time: a burst of requests that saw a change reads it once.
     reading: tokio::sync::Mutex<()>,
     writers: Mutex<HashMap<String, Writer>>,
-    timeouts: Timeouts,
+    settings: WriterSettings,
 }
 
 impl Ingestor {
@@ -112,8 +115,10 @@ impl Ingestor {
             .ok_or_else(|| Error::Invalid("no schema to ingest into".into()))?;
         let connections = Connections::new(url, config.pool_size)?;
         let rejects_table = rejects::rejects_table(schema);
+        let answers_table = idempotency::idempotency_table(schema);
         let client = url.connect().await?;
         rejects::ensure_table(&client, &rejects_table).await?;
+        idempotency::ensure_table(&client, &answers_table).await?;
         let (catalog, shapes) = read_catalog(url, &config.schemas).await?;
         let explicit_ids = config
             .explicit_ids
@@ -130,7 +135,6 @@ impl Ingestor {
             url: url.clone(),
             connections,
             schemas: config.schemas.clone(),
-            rejects_table,
             explicit_ids,
             catalog: RwLock::new(CatalogRead {
                 catalog: Arc::new(catalog),
@@ -140,9 +144,16 @@ impl Ingestor {
             }),
             reading: tokio::sync::Mutex::new(()),
             writers: Mutex::new(HashMap::new()),
-            timeouts: Timeouts {
-                request: config.request_timeout,
-                lock: config.lock_timeout,
+            settings: WriterSettings {
+                rejects_table,
+                answers: AnswerStore {
+                    table: answers_table,
+                    ttl: config.idempotency_ttl,
+                },
+                timeouts: Timeouts {
+                    request: config.request_timeout,
+                    lock: config.lock_timeout,
+                },
             },
         }))
     }
@@ -154,30 +165,45 @@ impl Ingestor {
         catalog
             .tables
             .iter()
-            .filter(|t| t.name != rejects::REJECTS_TABLE)
+            .filter(|t| !is_own_table(&t.name))
             .map(|t| Target::generic(&catalog, t, self.explicit_ids.contains(&t.full_name())))
             .collect()
     }
 
     /// Check `records` and write the good ones; the outcome says which were rejected.
     /// When the table's shape changed since it was read, the records are checked again
-    /// against the table as it is now.
+    /// against the table as it is now. With an `idempotency_key` (checked by
+    /// [`idempotency::check_key`]) a request answered before is answered the same way and
+    /// writes nothing.
     pub async fn ingest(
         &self,
         endpoint: Endpoint<'_>,
         records: Vec<Json>,
         context: RequestContext,
+        idempotency_key: Option<String>,
     ) -> std::result::Result<Outcome, IngestError> {
+        let keyed = idempotency_key.map(|key| Keyed {
+            user: context.user.clone(),
+            request_hash: idempotency::request_hash(&endpoint.key(), &records),
+            key,
+        });
         let records = Arc::new(records);
-        let deadline = tokio::time::Instant::now() + self.timeouts.request;
+        let deadline = tokio::time::Instant::now() + self.settings.timeouts.request;
         for _ in 0..SHAPE_RETRIES {
             let writer = self.writer(endpoint).await?;
             let now = chrono::Utc::now().timestamp_micros();
             let prepared = records::prepare(&writer.target, &records, now);
             let submitted = writer
-                .submit(prepared, Arc::clone(&records), context.clone(), deadline)
+                .submit(
+                    prepared,
+                    Arc::clone(&records),
+                    context.clone(),
+                    keyed.clone(),
+                    deadline,
+                )
                 .await;
             match submitted {
+                Ok(outcome) if outcome.replayed => return Ok(outcome),
                 Ok(outcome) => {
                     for reject in &outcome.rejected {
                         tracing::info!(request_id = %context.request_id, user = %context.user,
@@ -189,8 +215,11 @@ impl Ingestor {
                 Err(SubmitError::ShapeChanged) => {
                     tracing::info!(table = %writer.target.table.full_name(),
                         "the table changed since it was read; reading it again");
-                    self.forget_writer(endpoint, &writer, writer.generation).await?;
+                    self.forget_writer(endpoint, &writer, writer.generation)
+                        .await?;
                 }
+                Err(SubmitError::Again) => {}
+                Err(SubmitError::KeyReused) => return Err(IngestError::KeyReused),
                 Err(SubmitError::TimedOut) => return Err(IngestError::TimedOut),
                 Err(SubmitError::Failed(error)) => return Err(self.classify(endpoint, error)),
             }
@@ -228,12 +257,14 @@ impl Ingestor {
         }
         let (mut catalog, mut shapes, mut generation) = self.current();
         if catalog.table(endpoint.table()).is_none() {
-            (catalog, shapes, generation) =
-                self.refresh_catalog(None).await.map_err(IngestError::Unavailable)?;
+            (catalog, shapes, generation) = self
+                .refresh_catalog(None)
+                .await
+                .map_err(IngestError::Unavailable)?;
         }
         let table = catalog
             .table(endpoint.table())
-            .filter(|t| t.name != rejects::REJECTS_TABLE)
+            .filter(|t| !is_own_table(&t.name))
             .ok_or_else(|| IngestError::UnknownTable(endpoint.table().to_string()))?;
         let target = match endpoint {
             Endpoint::Table(_) => Target::generic(
@@ -255,8 +286,7 @@ impl Ingestor {
                     Arc::new(target),
                     shape,
                     generation,
-                    self.rejects_table.clone(),
-                    self.timeouts,
+                    self.settings.clone(),
                 );
                 writers.insert(key, writer.clone());
                 writer
@@ -267,7 +297,11 @@ impl Ingestor {
 
     fn current(&self) -> (Arc<Catalog>, Arc<HashMap<u32, String>>, u64) {
         let read = self.catalog.read().expect("catalog lock");
-        (Arc::clone(&read.catalog), Arc::clone(&read.shapes), read.generation)
+        (
+            Arc::clone(&read.catalog),
+            Arc::clone(&read.shapes),
+            read.generation,
+        )
     }
 
     /// After `writer` (built from catalog `generation`) found its table changed: read the
@@ -305,7 +339,11 @@ impl Ingestor {
                 None => read.at.is_some_and(|at| at.elapsed() < CATALOG_REFRESH),
             };
             if fresh {
-                return Ok((Arc::clone(&read.catalog), Arc::clone(&read.shapes), read.generation));
+                return Ok((
+                    Arc::clone(&read.catalog),
+                    Arc::clone(&read.shapes),
+                    read.generation,
+                ));
             }
         }
         let (catalog, shapes) = read_catalog(&self.url, &self.schemas).await?;
@@ -316,7 +354,11 @@ impl Ingestor {
             at: Some(Instant::now()),
             generation: read.generation + 1,
         };
-        Ok((Arc::clone(&read.catalog), Arc::clone(&read.shapes), read.generation))
+        Ok((
+            Arc::clone(&read.catalog),
+            Arc::clone(&read.shapes),
+            read.generation,
+        ))
     }
 
     /// Sort a writer failure into refused data, a busy table, an unreachable database or a
@@ -351,12 +393,14 @@ impl Ingestor {
     }
 }
 
+/// The service's own tables (reject log, stored answers) take no records.
+fn is_own_table(name: &str) -> bool {
+    name == rejects::REJECTS_TABLE || name == idempotency::IDEMPOTENCY_TABLE
+}
+
 /// The catalog of `schemas` and the shape of each table, read in one snapshot so that
 /// the shapes describe exactly the catalog.
-async fn read_catalog(
-    url: &DbUrl,
-    schemas: &[String],
-) -> Result<(Catalog, HashMap<u32, String>)> {
+async fn read_catalog(url: &DbUrl, schemas: &[String]) -> Result<(Catalog, HashMap<u32, String>)> {
     let mut client = url.connect().await?;
     let tx = client
         .build_transaction()

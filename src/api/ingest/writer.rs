@@ -23,6 +23,7 @@ use serde_json::Value as Json;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Transaction;
 
+use super::idempotency::{self, Keyed};
 use super::keys::{self, RowRef};
 use super::records::{Prepared, Reject};
 use super::rejects::{self, RequestContext};
@@ -48,6 +49,36 @@ pub struct Outcome {
     /// The id of each inserted record, in record order (empty without an integer key).
     pub ids: Vec<i64>,
     pub rejected: Vec<Reject>,
+    /// The answer stored for an earlier request with the same `Idempotency-Key`: nothing
+    /// was written now.
+    pub replayed: bool,
+}
+
+/// What one job of a group is answered.
+type Answer = std::result::Result<Outcome, WriteFailure>;
+
+/// How a group's jobs are answered, by index: written now, answered from before, or like
+/// an earlier job of the group with the same key.
+struct KeyPlan {
+    fresh: Vec<usize>,
+    earlier: Vec<Option<Answer>>,
+    repeats: Vec<(usize, usize)>,
+}
+
+/// Where answers for `Idempotency-Key`s are kept, and for how long.
+#[derive(Debug, Clone)]
+pub struct AnswerStore {
+    pub table: String,
+    pub ttl: Duration,
+}
+
+/// What every writer of a service shares.
+#[derive(Debug, Clone)]
+pub struct WriterSettings {
+    /// The reject log, quoted and qualified.
+    pub rejects_table: String,
+    pub answers: AnswerStore,
+    pub timeouts: Timeouts,
 }
 
 /// How long a write may wait.
@@ -67,14 +98,33 @@ pub enum SubmitError {
     /// The table's shape is not the one its records were checked against: check them
     /// again against a fresh target (nothing of the request was written).
     ShapeChanged,
+    /// A concurrent request stored an answer under the same key first: submit again
+    /// (nothing was written), which finds that answer.
+    Again,
+    /// The `Idempotency-Key` came earlier with another request (nothing was written).
+    KeyReused,
     /// The writer failed (nothing of the request was written).
     Failed(Error),
 }
 
-/// Why a write did not commit.
+/// Why a write did not commit, or a job was not written (the last two).
 enum WriteFailure {
     ShapeChanged,
+    Again,
     Failed(Error),
+    KeyReused,
+}
+
+impl WriteFailure {
+    /// The same failure for another job of the group (errors are not `Clone`).
+    fn copy(&self) -> Self {
+        match self {
+            WriteFailure::ShapeChanged => WriteFailure::ShapeChanged,
+            WriteFailure::Again => WriteFailure::Again,
+            WriteFailure::KeyReused => WriteFailure::KeyReused,
+            WriteFailure::Failed(e) => WriteFailure::Failed(copy_of(e)),
+        }
+    }
 }
 
 impl From<Error> for WriteFailure {
@@ -108,6 +158,7 @@ struct Job {
     prepared: Prepared,
     records: Arc<Vec<Json>>,
     context: RequestContext,
+    keyed: Option<Keyed>,
     claim: Arc<Claim>,
     reply: oneshot::Sender<std::result::Result<Outcome, WriteFailure>>,
 }
@@ -129,16 +180,14 @@ impl Writer {
         target: Arc<Target>,
         shape: String,
         generation: u64,
-        rejects_table: String,
-        timeouts: Timeouts,
+        settings: WriterSettings,
     ) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
         let task = WriterTask {
             connections,
             target: Arc::clone(&target),
             shape,
-            rejects_table,
-            timeouts,
+            settings,
         };
         tokio::spawn(task.run(jobs));
         Writer {
@@ -161,6 +210,7 @@ impl Writer {
         prepared: Prepared,
         records: Arc<Vec<Json>>,
         context: RequestContext,
+        keyed: Option<Keyed>,
         deadline: tokio::time::Instant,
     ) -> std::result::Result<Outcome, SubmitError> {
         let claim = Arc::new(Claim(AtomicU8::new(PENDING)));
@@ -169,6 +219,7 @@ impl Writer {
             prepared,
             records,
             context,
+            keyed,
             claim: Arc::clone(&claim),
             reply,
         };
@@ -190,10 +241,14 @@ impl Writer {
         match received {
             Ok(Ok(outcome)) => Ok(outcome),
             Ok(Err(WriteFailure::ShapeChanged)) => Err(SubmitError::ShapeChanged),
+            Ok(Err(WriteFailure::Again)) => Err(SubmitError::Again),
+            Ok(Err(WriteFailure::KeyReused)) => Err(SubmitError::KeyReused),
             Ok(Err(WriteFailure::Failed(e))) => Err(SubmitError::Failed(e)),
             Err(_) => Err(SubmitError::Failed(Error::Internal {
                 task: "the ingest writer".into(),
-                reason: "it failed while writing this request (see the log); nothing of it was written".into(),
+                reason:
+                    "it failed while writing this request (see the log); nothing of it was written"
+                        .into(),
             })),
         }
     }
@@ -222,8 +277,7 @@ struct WriterTask {
     target: Arc<Target>,
     /// The hash of the table's shape when `target` was built.
     shape: String,
-    rejects_table: String,
-    timeouts: Timeouts,
+    settings: WriterSettings,
 }
 
 impl WriterTask {
@@ -243,7 +297,10 @@ impl WriterTask {
             }
             // A panic must cost only these requests (their replies are dropped, so they
             // are answered as failed), not the table's writer.
-            if let Err(panic) = AssertUnwindSafe(self.write_group(jobs)).catch_unwind().await {
+            if let Err(panic) = AssertUnwindSafe(self.write_group(jobs))
+                .catch_unwind()
+                .await
+            {
                 let reason = panic
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())
@@ -259,9 +316,9 @@ impl WriterTask {
     async fn write_group(&self, jobs: Vec<Job>) {
         let all: Vec<&Job> = jobs.iter().collect();
         match self.write(&all).await {
-            Ok(outcomes) => {
-                for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                    let _ = job.reply.send(Ok(outcome));
+            Ok(answers) => {
+                for (job, answer) in jobs.into_iter().zip(answers) {
+                    let _ = job.reply.send(answer);
                 }
             }
             // One request's trouble must not fail the others: retry each alone, unless
@@ -270,27 +327,20 @@ impl WriterTask {
                 tracing::warn!(table = %self.target.table.name, error = %e, requests = jobs.len(),
                     "group write failed; writing its requests one by one");
                 for job in jobs {
-                    let result = self.write(&[&job]).await.map(|mut o| o.remove(0));
-                    let _ = job.reply.send(result);
+                    let answer = self.write(&[&job]).await.and_then(|mut a| a.remove(0));
+                    let _ = job.reply.send(answer);
                 }
             }
             Err(failure) => {
-                let failure = match failure {
-                    WriteFailure::ShapeChanged => Err(()),
-                    WriteFailure::Failed(e) => Ok(e),
-                };
                 for job in jobs {
-                    let _ = job.reply.send(Err(match &failure {
-                        Err(()) => WriteFailure::ShapeChanged,
-                        Ok(e) => WriteFailure::Failed(copy_of(e)),
-                    }));
+                    let _ = job.reply.send(Err(failure.copy()));
                 }
             }
         }
     }
 
     /// Write `jobs` in one transaction; one outcome per job.
-    async fn write(&self, jobs: &[&Job]) -> std::result::Result<Vec<Outcome>, WriteFailure> {
+    async fn write(&self, jobs: &[&Job]) -> std::result::Result<Vec<Answer>, WriteFailure> {
         let target = &self.target;
         if planned_panic(&target.table.full_name()) {
             panic!("a panic planned by a test");
@@ -300,18 +350,110 @@ impl WriterTask {
             .transaction()
             .await
             .map_err(|e| Error::pg("starting the ingest transaction", e))?;
-        let prepared: Vec<&Prepared> = jobs.iter().map(|j| &j.prepared).collect();
-        let generates = prepared
+        let generates = jobs
             .iter()
-            .flat_map(|p| &p.groups)
+            .flat_map(|j| &j.prepared.groups)
             .any(|g| g.generate_ids && !g.records.is_empty());
         self.lock_and_check_shape(&tx, generates).await?;
-        let mut next_id = if generates {
-            i128::from(self.read_last_id(&tx).await?) + 1
+        let plan = self.sort_by_key(&tx, jobs).await?;
+        let fresh: Vec<&Job> = plan.fresh.iter().map(|&i| jobs[i]).collect();
+        let outcomes = self.write_rows(&tx, &fresh, generates).await?;
+        let keyed: Vec<(&Keyed, &Outcome)> = fresh
+            .iter()
+            .zip(&outcomes)
+            .filter_map(|(job, outcome)| Some((job.keyed.as_ref()?, outcome)))
+            .collect();
+        if !idempotency::store(
+            &tx,
+            &self.settings.answers.table,
+            self.settings.answers.ttl,
+            &keyed,
+        )
+        .await?
+        {
+            return Err(WriteFailure::Again);
+        }
+        tx.commit()
+            .await
+            .map_err(|e| Error::pg(format!("committing rows into {}", target.table.name), e))?;
+        let mut answers = plan.earlier;
+        for (&i, outcome) in plan.fresh.iter().zip(outcomes) {
+            answers[i] = Some(Ok(outcome));
+        }
+        for (i, first) in plan.repeats {
+            answers[i] = Some(match &answers[first] {
+                Some(Ok(outcome)) if jobs[i].keyed == jobs[first].keyed => Ok(Outcome {
+                    replayed: true,
+                    ..outcome.clone()
+                }),
+                _ => Err(WriteFailure::KeyReused),
+            });
+        }
+        Ok(answers
+            .into_iter()
+            .map(|a| a.expect("every job is answered"))
+            .collect())
+    }
+
+    /// Which jobs to write: those without an Idempotency-Key, or with one not seen yet.
+    /// The others are answered from before (or refused, when the key came with another
+    /// request), or, when a key repeats within the group, like its first job.
+    async fn sort_by_key(
+        &self,
+        tx: &Transaction<'_>,
+        jobs: &[&Job],
+    ) -> std::result::Result<KeyPlan, WriteFailure> {
+        let keyed: Vec<&Keyed> = jobs.iter().filter_map(|j| j.keyed.as_ref()).collect();
+        let stored = idempotency::lookup(
+            tx,
+            &self.settings.answers.table,
+            self.settings.answers.ttl,
+            &keyed,
+        )
+        .await?;
+        let mut plan = KeyPlan {
+            fresh: Vec::new(),
+            earlier: jobs.iter().map(|_| None).collect(),
+            repeats: Vec::new(),
+        };
+        let mut first_of_key: HashMap<(&str, &str), usize> = HashMap::new();
+        for (i, job) in jobs.iter().enumerate() {
+            let Some(keyed) = &job.keyed else {
+                plan.fresh.push(i);
+                continue;
+            };
+            let id = (keyed.user.as_str(), keyed.key.as_str());
+            if let Some(earlier) = stored.get(&(keyed.user.clone(), keyed.key.clone())) {
+                plan.earlier[i] = Some(if earlier.request_hash == keyed.request_hash {
+                    Ok(earlier.outcome.clone())
+                } else {
+                    Err(WriteFailure::KeyReused)
+                });
+            } else if let Some(&first) = first_of_key.get(&id) {
+                plan.repeats.push((i, first));
+            } else {
+                first_of_key.insert(id, i);
+                plan.fresh.push(i);
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Write the rows of `jobs` (ids, key checks, COPY, reject log); one outcome per job.
+    async fn write_rows(
+        &self,
+        tx: &Transaction<'_>,
+        jobs: &[&Job],
+        drawing_ids: bool,
+    ) -> Result<Vec<Outcome>> {
+        let target = &self.target;
+        let prepared: Vec<&Prepared> = jobs.iter().map(|j| &j.prepared).collect();
+        let mut next_id = if drawing_ids {
+            i128::from(self.read_last_id(tx).await?) + 1
         } else {
             0
         };
-        let key_rejects = keys::check(&tx, target, &prepared).await?;
+        let key_rejects = keys::check(tx, target, &prepared).await?;
         let mut copies = Copies::default();
         let mut outcomes = Vec::with_capacity(jobs.len());
         let mut ids_of: Vec<Vec<(usize, i64)>> = Vec::with_capacity(jobs.len());
@@ -321,12 +463,11 @@ impl WriterTask {
             ids_of.push(ids);
             outcomes.push(Outcome {
                 table: target.table.full_name(),
-                inserted: 0,
-                ids: Vec::new(),
                 rejected,
+                ..Outcome::default()
             });
         }
-        for refused in copies.write(&tx, target).await? {
+        for refused in copies.write(tx, target).await? {
             let (r, index) = record_of_tag(refused.tag);
             ids_of[r].retain(|(record, _)| *record != index);
             let column = Some(refused.column).filter(|c| !c.is_empty());
@@ -339,8 +480,8 @@ impl WriterTask {
             outcome.inserted = job.records.len() - outcome.rejected.len();
             outcome.ids = ids.into_iter().map(|(_, id)| id).collect();
             rejects::log(
-                &tx,
-                &self.rejects_table,
+                tx,
+                &self.settings.rejects_table,
                 &outcome.table,
                 &job.context,
                 &outcome.rejected,
@@ -349,11 +490,8 @@ impl WriterTask {
             .await?;
         }
         if target.id.is_some() {
-            advance_sequences(&tx, &target.table).await?;
+            advance_sequences(tx, &target.table).await?;
         }
-        tx.commit()
-            .await
-            .map_err(|e| Error::pg(format!("committing rows into {}", target.table.name), e))?;
         Ok(outcomes)
     }
 
@@ -372,8 +510,8 @@ impl WriterTask {
         };
         let sql = format!(
             "SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}; LOCK TABLE {table} IN {mode} MODE",
-            self.timeouts.lock.as_millis().max(1),
-            self.timeouts.request.as_millis().max(1),
+            self.settings.timeouts.lock.as_millis().max(1),
+            self.settings.timeouts.request.as_millis().max(1),
         );
         match tx.batch_execute(&sql).await {
             // Renamed or dropped: the catalog says where it went.
@@ -434,8 +572,14 @@ impl WriterTask {
         fresh.sort_unstable();
         let mut new_ids: HashMap<(usize, usize), i64> = HashMap::with_capacity(fresh.len());
         for (record, g, row) in fresh {
-            let column = target.id.as_ref().expect("ids are generated for an id column");
-            match i64::try_from(*next_id).ok().filter(|&id| id <= column.max()) {
+            let column = target
+                .id
+                .as_ref()
+                .expect("ids are generated for an id column");
+            match i64::try_from(*next_id)
+                .ok()
+                .filter(|&id| id <= column.max())
+            {
                 Some(id) => {
                     *next_id += 1;
                     new_ids.insert((g, row), id);
@@ -518,7 +662,12 @@ fn is_shared_trouble(error: &Error) -> bool {
         Error::Postgres {
             sqlstate: Some(code),
             ..
-        } => matches!(code.as_str(), "55P03" | "57014") || ["08", "53", "57"].iter().any(|class| code.starts_with(class)),
+        } => {
+            matches!(code.as_str(), "55P03" | "57014")
+                || ["08", "53", "57"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+        }
         _ => false,
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use poem::web::Data;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
@@ -12,6 +12,7 @@ use super::hr::{self, DepartmentRecord, HiredEmployeeRecord, JobRecord};
 use super::responses::{EarlyError, ErrorBody, early_error};
 use super::schemas::{IngestBody, TableRecord};
 use super::{ApiTags, State};
+use crate::api::ingest::idempotency::check_key;
 use crate::api::ingest::rejects::RequestContext;
 use crate::api::ingest::target::Target;
 use crate::api::ingest::writer::Outcome;
@@ -48,9 +49,13 @@ pub struct RejectedRecord {
 #[oai(bad_request_handler = "ingest_bad_request")]
 pub enum IngestResponse {
     /// The records were checked: the valid ones are inserted (in one transaction), the
-    /// others reported in `rejected` (and logged).
+    /// others reported in `rejected` (and logged). `Idempotent-Replayed: true` when this
+    /// is the stored answer to an earlier request with the same `Idempotency-Key`.
     #[oai(status = 200)]
-    Ok(Json<IngestResult>),
+    Ok(
+        Json<IngestResult>,
+        #[oai(header = "Idempotent-Replayed")] Option<bool>,
+    ),
     /// Missing, malformed, expired or wrongly signed token.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
@@ -64,7 +69,8 @@ pub enum IngestResponse {
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
     /// The request itself is invalid (not JSON, not `{"records": [...]}`, 0 or more than
-    /// 1000 records), or the database refused the rows; nothing was written.
+    /// 1000 records, a malformed `Idempotency-Key`), its `Idempotency-Key` came before with
+    /// another request, or the database refused the rows; nothing was written.
     #[oai(status = 422)]
     Invalid(Json<ErrorBody>),
     /// The table does not fit the endpoint, or an unexpected failure; nothing was written.
@@ -155,10 +161,22 @@ impl IngestApi {
         auth: BearerAuth,
         state: Data<&Arc<State>>,
         request_id: Data<&RequestId>,
+        /// Makes a retry safe: a request repeated with the same key (within the key's
+        /// lifetime, 24 h by default) gets the first answer and writes nothing.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
         body: Json<IngestBody<DepartmentRecord>>,
     ) -> IngestResponse {
         let endpoint = Endpoint::Shaped("departments", &hr::DEPARTMENTS);
-        ingest(&state, endpoint, auth, &request_id, body.0.records).await
+        ingest(
+            &state,
+            endpoint,
+            auth,
+            &request_id,
+            idempotency_key.0,
+            body.0.records,
+        )
+        .await
     }
 
     /// Add jobs (ids assigned by the server).
@@ -168,10 +186,22 @@ impl IngestApi {
         auth: BearerAuth,
         state: Data<&Arc<State>>,
         request_id: Data<&RequestId>,
+        /// Makes a retry safe: a request repeated with the same key (within the key's
+        /// lifetime, 24 h by default) gets the first answer and writes nothing.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
         body: Json<IngestBody<JobRecord>>,
     ) -> IngestResponse {
         let endpoint = Endpoint::Shaped("jobs", &hr::JOBS);
-        ingest(&state, endpoint, auth, &request_id, body.0.records).await
+        ingest(
+            &state,
+            endpoint,
+            auth,
+            &request_id,
+            idempotency_key.0,
+            body.0.records,
+        )
+        .await
     }
 
     /// Add hired employees (ids assigned by the server; `department_id` and `job_id` must
@@ -186,10 +216,22 @@ impl IngestApi {
         auth: BearerAuth,
         state: Data<&Arc<State>>,
         request_id: Data<&RequestId>,
+        /// Makes a retry safe: a request repeated with the same key (within the key's
+        /// lifetime, 24 h by default) gets the first answer and writes nothing.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
         body: Json<IngestBody<HiredEmployeeRecord>>,
     ) -> IngestResponse {
         let endpoint = Endpoint::Shaped("hired_employees", &hr::HIRED_EMPLOYEES);
-        ingest(&state, endpoint, auth, &request_id, body.0.records).await
+        ingest(
+            &state,
+            endpoint,
+            auth,
+            &request_id,
+            idempotency_key.0,
+            body.0.records,
+        )
+        .await
     }
 
     /// Add records to any table of the configured schemas (`table` or `schema.table`),
@@ -205,10 +247,22 @@ impl IngestApi {
         state: Data<&Arc<State>>,
         request_id: Data<&RequestId>,
         table: Path<String>,
+        /// Makes a retry safe: a request repeated with the same key (within the key's
+        /// lifetime, 24 h by default) gets the first answer and writes nothing.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
         body: Json<IngestBody<TableRecord>>,
     ) -> IngestResponse {
         let endpoint = Endpoint::Table(&table.0);
-        ingest(&state, endpoint, auth, &request_id, body.0.records).await
+        ingest(
+            &state,
+            endpoint,
+            auth,
+            &request_id,
+            idempotency_key.0,
+            body.0.records,
+        )
+        .await
     }
 
     /// The tables records can be posted to, with the fields of their records.
@@ -225,18 +279,27 @@ async fn ingest(
     endpoint: Endpoint<'_>,
     auth: BearerAuth,
     request_id: &RequestId,
+    idempotency_key: Option<String>,
     records: Vec<serde_json::Value>,
 ) -> IngestResponse {
+    if let Some(Err(reason)) = idempotency_key.as_deref().map(check_key) {
+        return IngestResponse::Invalid(ErrorBody::new("invalid_request", reason));
+    }
     let context = RequestContext {
         request_id: request_id.0.clone(),
         user: auth.0,
     };
-    match state.ingestor.ingest(endpoint, records, context).await {
+    match state
+        .ingestor
+        .ingest(endpoint, records, context, idempotency_key)
+        .await
+    {
+        Ok(outcome) if outcome.replayed => IngestResponse::Ok(Json(result(outcome)), Some(true)),
         Ok(outcome) => {
             state
                 .metrics
                 .ingested(&outcome.table, outcome.inserted, outcome.rejected.len());
-            IngestResponse::Ok(Json(result(outcome)))
+            IngestResponse::Ok(Json(result(outcome)), None)
         }
         Err(err) => {
             if !matches!(err, IngestError::UnknownTable(_)) {
@@ -262,23 +325,33 @@ fn failure(err: &IngestError, request_id: &str, retry_after: u64) -> IngestRespo
             "misconfigured",
             format!("the table does not fit this endpoint (the server log says why); {nothing}"),
         )),
-        IngestError::TimedOut => IngestResponse::Unavailable(
-            logged("timed_out", err.to_string()),
-            retry_after,
-        ),
+        IngestError::KeyReused => {
+            IngestResponse::Invalid(ErrorBody::new("idempotency_key_reused", err.to_string()))
+        }
+        IngestError::TimedOut => {
+            IngestResponse::Unavailable(logged("timed_out", err.to_string()), retry_after)
+        }
         IngestError::Busy(_) => IngestResponse::Unavailable(
             logged(
                 "table_busy",
-                format!("the table is locked by another session; {nothing}; retry in {retry_after} s"),
+                format!(
+                    "the table is locked by another session; {nothing}; retry in {retry_after} s"
+                ),
             ),
             retry_after,
         ),
         IngestError::Refused(e) => IngestResponse::Invalid(logged(
             "refused_by_database",
-            format!("the database refused the records ({}); {nothing}", server_message(e)),
+            format!(
+                "the database refused the records ({}); {nothing}",
+                server_message(e)
+            ),
         )),
         IngestError::Unavailable(_) => IngestResponse::Unavailable(
-            logged("database_unavailable", format!("the database is unavailable; {nothing}")),
+            logged(
+                "database_unavailable",
+                format!("the database is unavailable; {nothing}"),
+            ),
             retry_after,
         ),
         IngestError::Internal(_) => IngestResponse::Internal(logged(
@@ -292,13 +365,12 @@ fn failure(err: &IngestError, request_id: &str, retry_after: u64) -> IngestRespo
 /// schema's internals).
 fn server_message(error: &crate::error::Error) -> String {
     match error {
-        crate::error::Error::Postgres { source, reason, .. } => source
-            .as_ref()
-            .and_then(|e| e.as_db_error())
-            .map_or_else(
+        crate::error::Error::Postgres { source, reason, .. } => {
+            source.as_ref().and_then(|e| e.as_db_error()).map_or_else(
                 || reason.split("; ").next().unwrap_or_default().to_string(),
                 |db| db.message().to_string(),
-            ),
+            )
+        }
         other => other.to_string(),
     }
 }

@@ -59,6 +59,9 @@ async fn schemathesis(api: &Api, args: Vec<String>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_errors_or_undocumented_responses() {
+    // Generated cases carry the documented Idempotency-Key header (or leave it out).
+    let document = lakeshift::api::openapi_json();
+    assert_eq!(document.matches("\"Idempotency-Key\"").count(), 4);
     let api = Api::start().await;
     let token = api.token().await;
     let text = schemathesis(
@@ -88,7 +91,15 @@ async fn schemathesis_finds_no_server_errors_or_undocumented_responses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_on_the_token_endpoint() {
     let api = Api::start().await;
-    let args = ["--include-operation-id", "auth_token", "--max-time", "30"];
+    // Four workers: logins race each other and the throttle (429 is documented).
+    let args = [
+        "--include-operation-id",
+        "auth_token",
+        "--max-time",
+        "30",
+        "--workers",
+        "4",
+    ];
     let text = schemathesis(&api, args.map(String::from).to_vec()).await;
     assert!(text.contains("Tested: 1"), "{text}");
     api.stop().await;

@@ -155,7 +155,11 @@ async fn metrics_can_require_the_token_or_live_on_an_address_of_their_own() {
         .send()
         .await
         .unwrap();
-    assert_eq!(other.status().as_u16(), 404, "only /metrics is served there");
+    assert_eq!(
+        other.status().as_u16(),
+        404,
+        "only /metrics is served there"
+    );
     api.stop().await;
 }
 
@@ -185,13 +189,21 @@ async fn a_locked_table_is_a_503_with_retry_after_and_nothing_written() {
         .get("retry-after")
         .map(|v| v.to_str().unwrap().to_string());
     let (status, body) = json_response(response).await;
-    assert_eq!((status, body["error"].as_str()), (503, Some("table_busy")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("table_busy")),
+        "{body}"
+    );
     assert_eq!(retry_after.as_deref(), Some("1"));
     assert!(body["request_id"].is_string(), "{body}");
     holder.batch_execute("COMMIT").await.unwrap();
     assert_eq!(api.db.count("jobs").await, 20);
     let (status, body) = api
-        .post("/api/v1/jobs", Some(&token), &json!({"records": [{"job": "now"}]}))
+        .post(
+            "/api/v1/jobs",
+            Some(&token),
+            &json!({"records": [{"job": "now"}]}),
+        )
         .await;
     assert_eq!((status, body["ids"].clone()), (200, json!([21])), "{body}");
     api.stop().await;
@@ -244,9 +256,17 @@ async fn explicit_ids_need_the_operators_consent_and_exhausted_ids_are_rejects()
         ("/api/v1/tables/big/records", json!({"t": "no room"})),
     ] {
         let (status, body) = api
-            .post(path, Some(&token), &json!({"records": [record.clone(), record]}))
+            .post(
+                path,
+                Some(&token),
+                &json!({"records": [record.clone(), record]}),
+            )
             .await;
-        assert_eq!((status, body["inserted"].as_u64()), (200, Some(0)), "{path}: {body}");
+        assert_eq!(
+            (status, body["inserted"].as_u64()),
+            (200, Some(0)),
+            "{path}: {body}"
+        );
         let rejected = reasons(&body);
         assert_eq!(rejected.len(), 2, "{body}");
         assert!(rejected[0].2.starts_with("no id left to assign"), "{body}");
@@ -288,12 +308,20 @@ async fn a_changed_table_is_seen_by_the_next_request_without_a_restart() {
         }
     };
     let (status, body) = post(json!({"department": "before"})).await;
-    assert_eq!((status, body["inserted"].as_u64()), (200, Some(1)), "{body}");
+    assert_eq!(
+        (status, body["inserted"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
     api.db
         .execute("ALTER TABLE departments RENAME COLUMN department TO name")
         .await;
     let (status, body) = post(json!({"name": "after"})).await;
-    assert_eq!((status, body["inserted"].as_u64()), (200, Some(1)), "{body}");
+    assert_eq!(
+        (status, body["inserted"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
     let (status, body) = post(json!({"department": "old name"})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -307,10 +335,16 @@ async fn a_changed_table_is_seen_by_the_next_request_without_a_restart() {
     let (_, listed) = api.get("/api/v1/tables", Some(&token)).await;
     assert!(listed.contains(r#""name":"name""#), "{listed}");
     api.db
-        .execute("ALTER TABLE departments ADD COLUMN budget int NOT NULL DEFAULT 1 CHECK (budget > 0)")
+        .execute(
+            "ALTER TABLE departments ADD COLUMN budget int NOT NULL DEFAULT 1 CHECK (budget > 0)",
+        )
         .await;
     let (status, body) = post(json!({"name": "costly", "budget": 5})).await;
-    assert_eq!((status, body["inserted"].as_u64()), (200, Some(1)), "{body}");
+    assert_eq!(
+        (status, body["inserted"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
     let (status, body) = post(json!({"name": "free", "budget": 0})).await;
     assert_eq!(status, 200, "{body}");
     assert!(reasons(&body)[0].2.contains("check constraint"), "{body}");
@@ -338,13 +372,96 @@ async fn a_panicking_writer_fails_its_request_and_the_table_goes_on() {
         .await
         .unwrap();
     let (status, body) = json_response(response).await;
-    assert_eq!((status, body["error"].as_str()), (500, Some("internal")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (500, Some("internal")),
+        "{body}"
+    );
     assert_eq!(body["request_id"], "panic-probe-1");
-    assert!(!body["message"].as_str().unwrap().contains("panic"), "{body}");
+    assert!(
+        !body["message"].as_str().unwrap().contains("panic"),
+        "{body}"
+    );
     let (status, body) = api
-        .post("/api/v1/jobs", Some(&token), &json!({"records": [{"job": "kept"}]}))
+        .post(
+            "/api/v1/jobs",
+            Some(&token),
+            &json!({"records": [{"job": "kept"}]}),
+        )
         .await;
     assert_eq!((status, body["ids"].clone()), (200, json!([21])), "{body}");
     assert_eq!(api.db.count("jobs").await, 21);
+    api.stop().await;
+}
+
+/// POST `records` to `/api/v1/jobs` with an Idempotency-Key; status, replay header, body.
+async fn post_keyed(api: &Api, token: &str, key: &str, body: &Value) -> (u16, bool, Value) {
+    let response = api
+        .http
+        .post(format!("{}/api/v1/jobs", api.base))
+        .header("authorization", format!("Bearer {token}"))
+        .header("idempotency-key", key)
+        .json_body(body)
+        .send()
+        .await
+        .unwrap();
+    let replayed = response.headers().get("idempotent-replayed").is_some();
+    let (status, body) = json_response(response).await;
+    (status, replayed, body)
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_idempotency_key_gets_the_first_answer_and_writes_nothing() {
+    let config = ServeConfig {
+        idempotency_ttl: Duration::from_secs(2),
+        ..config()
+    };
+    let api = Api::start_with(hr_db().await, config).await;
+    let token = api.token().await;
+    let batch = json!({"records": [{"job": "once"}, {"job": null}, {"job": "twice?"}]});
+    let (status, replayed, first) = post_keyed(&api, &token, "retry-1", &batch).await;
+    assert_eq!((status, replayed), (200, false), "{first}");
+    assert_eq!(first["ids"], json!([21, 22]), "{first}");
+    // The same request again, spaced differently: the same answer, nothing written.
+    let respaced: Value =
+        serde_json::from_str(&serde_json::to_string_pretty(&batch).unwrap()).unwrap();
+    let (status, replayed, again) = post_keyed(&api, &token, "retry-1", &respaced).await;
+    assert_eq!((status, replayed), (200, true), "{again}");
+    assert_eq!(again, first);
+    assert_eq!(api.db.count("jobs").await, 22);
+    // Another request under the same key is refused; so is a malformed key.
+    let other = json!({"records": [{"job": "different"}]});
+    let (status, _, body) = post_keyed(&api, &token, "retry-1", &other).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("idempotency_key_reused")),
+        "{body}"
+    );
+    let (status, _, body) = post_keyed(&api, &token, "has space", &other).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("invalid_request")),
+        "{body}"
+    );
+    assert_eq!(api.db.count("jobs").await, 22);
+    // Concurrent retries of one new request: one writes, all get its answer.
+    let burst = json!({"records": [{"job": "burst"}]});
+    let answers =
+        futures::future::join_all((0..8).map(|_| post_keyed(&api, &token, "burst-1", &burst)))
+            .await;
+    let written: Vec<&(u16, bool, Value)> = answers.iter().filter(|a| !a.1).collect();
+    assert_eq!(written.len(), 1, "{answers:?}");
+    for (status, _, body) in &answers {
+        assert_eq!((*status, &body["ids"]), (200, &json!([23])), "{answers:?}");
+    }
+    assert_eq!(api.db.count("jobs").await, 23);
+    // Past its lifetime a key is new again.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (status, replayed, late) = post_keyed(&api, &token, "retry-1", &other).await;
+    assert_eq!(
+        (status, replayed, late["ids"].clone()),
+        (200, false, json!([24])),
+        "{late}"
+    );
     api.stop().await;
 }
