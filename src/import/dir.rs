@@ -1,7 +1,8 @@
 //! `import dir`: every `<table>.csv` of a directory into the table of that name, parents
-//! before children. Each file commits on its own; in `replace` mode the tables are emptied
-//! together and all files commit together (one table cannot be emptied while another still
-//! references it).
+//! before children, in one transaction whatever the mode: an import that fails or is
+//! killed leaves no file half-loaded and none loaded, so running it again converges (in
+//! `append` mode too), and in `replace` mode the tables are emptied together (one table
+//! cannot be emptied while another still references it).
 
 use std::path::PathBuf;
 
@@ -92,32 +93,20 @@ impl DirImport {
         let plan = self.plan(&catalog)?;
         let mut client = self.target.connect().await?;
         let mut summaries = Vec::new();
+        let load = Load::begin(&mut client, "the import").await?;
         if self.options.mode == LoadMode::Replace {
-            // One table cannot be emptied while another still references it: all together.
-            let load = Load::begin(&mut client, "the import").await?;
             load.truncate(&plan.iter().map(|(t, _)| *t).collect::<Vec<_>>())
                 .await?;
-            for (table, path) in &plan {
-                let import = self.file_import(table, path);
-                summaries.push(
-                    import
-                        .load(&load, &catalog, table, open(path)?, false)
-                        .await?,
-                );
-            }
-            load.commit("the import").await?;
-        } else {
-            for (table, path) in &plan {
-                let import = self.file_import(table, path);
-                let load = Load::begin(&mut client, "the import").await?;
-                let summary = import
-                    .load(&load, &catalog, table, open(path)?, false)
-                    .await?;
-                load.commit(&format!("the import into {}", table.name))
-                    .await?;
-                summaries.push(summary);
-            }
         }
+        for (table, path) in &plan {
+            let import = self.file_import(table, path);
+            summaries.push(
+                import
+                    .load(&load, &catalog, table, open(path)?, false)
+                    .await?,
+            );
+        }
+        load.commit("the import").await?;
         for summary in &summaries {
             summary.warn_if_nothing_loaded();
         }

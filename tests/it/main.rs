@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod connections;
 mod copy;
+mod crashes;
 mod hostile_input;
 mod import;
 mod lake;

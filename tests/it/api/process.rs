@@ -2,7 +2,7 @@
 //! errors, `openapi` and `user hash`.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use lakeshift::api::auth::passwords::PasswordChecker;
@@ -29,49 +29,9 @@ async fn serve_finishes_requests_in_flight_on_sigterm() {
     let db = hr_db().await;
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(&dir);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lakeshift"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env("DATABASE_URL", db.url.expose())
-        .env(
-            "LAKESHIFT_JWT_SECRET",
-            String::from_utf8(super::SECRET.to_vec()).unwrap(),
-        )
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut log = BufReader::new(child.stderr.take().unwrap());
-    let address = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            assert!(
-                log.read_line(&mut line).unwrap() > 0,
-                "serve exited before listening"
-            );
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let address = rest.split_whitespace().next().unwrap().to_string();
-                // Keep draining the log so the server never blocks on a full pipe.
-                std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
-                return address;
-            }
-        }
-    })
-    .await
-    .unwrap();
-    let base = format!("http://{address}");
+    let (mut child, base) = spawn_serve(&db, &config).await;
     let http = reqwest::Client::new();
-    let (status, body) = json_response(
-        http.post(format!("{base}/api/v1/auth/token"))
-            .json_body(&json!({"username": USER, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let token = body["access_token"].as_str().unwrap().to_string();
+    let token = login(&http, &base).await;
 
     // Hold the table so the next batch stays in flight.
     let mut blocker = db.client().await;
@@ -111,6 +71,116 @@ async fn serve_finishes_requests_in_flight_on_sigterm() {
         .unwrap();
     assert!(exit.success(), "{exit:?}");
     assert_eq!(db.count("hired_employees").await, 25);
+}
+
+/// `lakeshift serve` on a free port over `db`; the process and its base URL.
+async fn spawn_serve(db: &crate::common::TestDb, config: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lakeshift"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .env("DATABASE_URL", db.url.expose())
+        .env(
+            "LAKESHIFT_JWT_SECRET",
+            String::from_utf8(super::SECRET.to_vec()).unwrap(),
+        )
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(child.stderr.take().unwrap());
+    let address = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(
+                log.read_line(&mut line).unwrap() > 0,
+                "serve exited before listening"
+            );
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let address = rest.split_whitespace().next().unwrap().to_string();
+                // Keep draining the log so the server never blocks on a full pipe.
+                std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+                return address;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    (child, format!("http://{address}"))
+}
+
+async fn login(http: &reqwest::Client, base: &str) -> String {
+    let (status, body) = json_response(
+        http.post(format!("{base}/api/v1/auth/token"))
+            .json_body(&json!({"username": USER, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_killed_mid_batch_and_retried_with_its_key_writes_each_batch_once() {
+    let db = hr_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(&dir);
+    let http = reqwest::Client::new();
+    // The first round kills the server while its transaction waits for a lock; the others
+    // at moments spread over a 1000-record batch.
+    for (round, delay_ms) in [0u64, 0, 3, 10, 25, 60].into_iter().enumerate() {
+        let (mut child, base) = spawn_serve(&db, &config).await;
+        let token = login(&http, &base).await;
+        let mut blocker = db.client().await;
+        let hold = blocker.transaction().await.unwrap();
+        if round == 0 {
+            hold.batch_execute("LOCK TABLE hired_employees IN ACCESS EXCLUSIVE MODE")
+                .await
+                .unwrap();
+        }
+        let key = format!("round-{round}");
+        let batch = json!({"records": employees(&format!("round{round}"), 1000)});
+        let send = |base: String, token: String| {
+            let (http, key, batch) = (http.clone(), key.clone(), batch.clone());
+            async move {
+                http.post(format!("{base}/api/v1/hired_employees"))
+                    .bearer_auth(token)
+                    .header("idempotency-key", key)
+                    .json_body(&batch)
+                    .send()
+                    .await
+            }
+        };
+        let in_flight = tokio::spawn(send(base.clone(), token.clone()));
+        tokio::time::sleep(Duration::from_millis(if round == 0 {
+            500
+        } else {
+            delay_ms
+        }))
+        .await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        hold.commit().await.unwrap();
+        let _lost = in_flight.await.unwrap();
+        let (mut child, base) = spawn_serve(&db, &config).await;
+        let token = login(&http, &base).await;
+        let (status, body) = json_response(send(base, token).await.unwrap()).await;
+        assert_eq!(
+            (status, &body["inserted"]),
+            (200, &json!(1000)),
+            "round {round}: {body}"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let written = db
+            .value(&format!(
+                "SELECT count(*) || '/' || count(DISTINCT name) FROM hired_employees WHERE name LIKE 'round{round}-%'"
+            ))
+            .await;
+        assert_eq!(written, "1000/1000", "round {round}");
+    }
 }
 
 #[tokio::test]
