@@ -11,6 +11,7 @@ const SECRET_VARIABLES: &[&str] = &[
     "AWS_SESSION_TOKEN",
     "PGPASSWORD",
     "LAKESHIFT_JWT_SECRET",
+    "LAKESHIFT_BACKUP_KEY",
 ];
 
 /// Secret values to hide, longest first (so a secret holding another is hidden whole).

@@ -11,6 +11,7 @@ use super::manifest::{
     self, ColumnEntry, DatabaseSchema, FORMAT_VERSION, FileEntry, Manifest, SequenceState,
     SnapshotInfo, TableEntry,
 };
+use super::signing::SigningKey;
 use crate::blocking::spawn_blocking;
 use crate::error::{Error, Result};
 use crate::formats::{BatchEncoder, Compression, FileFormat};
@@ -140,6 +141,7 @@ impl BackupJob {
     pub async fn run(self) -> Result<BackupSummary> {
         let started = Instant::now();
         let options = &self.options;
+        let key = SigningKey::from_env()?;
         let source = Source::open(&self.source, options, self.progress).await?;
         let to = Location::parse(&options.to, &options.s3)?;
         let created_at = chrono::Utc::now();
@@ -177,7 +179,7 @@ impl BackupJob {
         source.release().await?;
         manifest.completed_at =
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        manifest.write(&dir).await?;
+        manifest.write(&dir, key.as_ref()).await?;
         let verified = if options.verify {
             Some(super::verify(&to, Some(&backup_id)).await?)
         } else {

@@ -11,6 +11,8 @@ use crate::storage::Location;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
+use super::signing::SigningKey;
+
 /// One backup found at a location.
 #[derive(Debug, Clone, Serialize)]
 pub struct BackupInfo {
@@ -71,7 +73,8 @@ pub async fn open(at: &Location, id: Option<&str>) -> Result<Manifest> {
         }
     };
     let dir = at.child(&id);
-    match Manifest::read(&dir).await? {
+    let key = SigningKey::from_env()?;
+    match Manifest::read_checked(&dir, key.as_ref()).await? {
         Some(manifest) => Ok(manifest),
         None if dir.files().await?.is_empty() => Err(Error::Storage {
             url: dir.to_string(),

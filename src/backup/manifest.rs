@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::signing::{self, SigningKey};
 use crate::error::{Error, Result};
 use crate::formats::{Compression, FileFormat};
 use crate::postgres::ddl::{Sections, TableDdl};
@@ -122,10 +123,21 @@ impl Manifest {
 
     /// Read the manifest of the backup at `dir`; `None` when it has none (incomplete).
     pub async fn read(dir: &Location) -> Result<Option<Manifest>> {
+        Self::read_checked(dir, None).await
+    }
+
+    /// Like [`Manifest::read`]; with a `key`, a manifest it did not sign is refused.
+    pub async fn read_checked(
+        dir: &Location,
+        key: Option<&SigningKey>,
+    ) -> Result<Option<Manifest>> {
         if !dir.exists(MANIFEST).await? {
             return Ok(None);
         }
         let bytes = dir.get(MANIFEST).await?;
+        if let Some(key) = key {
+            signing::check(dir, &bytes, key).await?;
+        }
         let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::Storage {
             url: dir.describe(MANIFEST),
             reason: format!("not a lakeshift manifest: {e}"),
@@ -143,11 +155,17 @@ impl Manifest {
     }
 
     /// Publish the manifest in `dir`: the step that makes the backup complete.
-    pub async fn write(&self, dir: &Location) -> Result<()> {
+    /// Publish the manifest (the backup is complete from then on), after its signature
+    /// when there is a key.
+    pub async fn write(&self, dir: &Location, key: Option<&SigningKey>) -> Result<()> {
         let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Internal {
             task: "writing the manifest".into(),
             reason: e.to_string(),
         })?;
+        if let Some(key) = key {
+            dir.put(signing::SIGNATURE, key.sign(&json).into_bytes().into())
+                .await?;
+        }
         dir.put(MANIFEST, json.into()).await
     }
 }

@@ -661,3 +661,92 @@ async fn a_failed_backup_says_why_and_leaves_nothing_behind() {
     );
     assert!(walk(dir.path()).is_empty(), "{:?}", walk(dir.path()));
 }
+
+/// `lakeshift args` on `db` with `LAKESHIFT_BACKUP_KEY` set to `key` (or unset).
+fn with_key(db: &TestDb, key: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lakeshift"));
+    command
+        .args(args)
+        .env("DATABASE_URL", db.url.expose())
+        .env("NO_COLOR", "1")
+        .env_remove("LAKESHIFT_BACKUP_KEY");
+    if let Some(key) = key {
+        command.env("LAKESHIFT_BACKUP_KEY", key);
+    }
+    command.output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_backup_whose_manifest_was_changed_is_refused_before_its_ddl_runs() {
+    const KEY: &str = "a backup signing key of at least 32 bytes";
+    let source = hr_source(2_000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let at = dir.path().to_str().unwrap();
+    let output = with_key(&source, Some(KEY), &["backup", "--to", at]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let id = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    let backup = dir.path().join(&id);
+    assert!(backup.join("manifest.sig").is_file());
+    let good = TestDb::new().await;
+    for args in [
+        vec!["backup", "verify", "--at", at],
+        vec!["restore", "--from", at],
+    ] {
+        let output = with_key(&good, Some(KEY), &args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    }
+    assert_eq!(good.count("hired_employees").await, 2_000);
+    let short = with_key(&source, Some("short"), &["backup", "verify", "--at", at]);
+    assert!(
+        stderr(&short).contains("LAKESHIFT_BACKUP_KEY is 5 bytes long"),
+        "{}",
+        stderr(&short)
+    );
+
+    // Someone with write access to the location slips a statement into the DDL.
+    let manifest_path = backup.join("manifest.json");
+    let original = std::fs::read_to_string(&manifest_path).unwrap();
+    let tampered = original.replacen(
+        "CREATE TABLE",
+        "CREATE TABLE pwned (x int); CREATE TABLE",
+        1,
+    );
+    assert_ne!(tampered, original);
+    std::fs::write(&manifest_path, &tampered).unwrap();
+    let target = TestDb::new().await;
+    for (key, args, reason) in [
+        (
+            KEY,
+            vec!["backup", "verify", "--at", at],
+            "signature does not match",
+        ),
+        (
+            KEY,
+            vec!["restore", "--from", at],
+            "signature does not match",
+        ),
+        (
+            "another key, also at least 32 bytes",
+            vec!["restore", "--from", at],
+            "signature does not match",
+        ),
+    ] {
+        let output = with_key(&target, Some(key), &args);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            stderr(&output).contains(reason),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    // Removing the signature does not help: with the key set, unsigned is refused too.
+    std::fs::write(&manifest_path, &original).unwrap();
+    std::fs::remove_file(backup.join("manifest.sig")).unwrap();
+    let output = with_key(&target, Some(KEY), &["restore", "--from", at]);
+    assert!(
+        stderr(&output).contains("the backup is not signed"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(public_tables(&target).await, "0");
+}
