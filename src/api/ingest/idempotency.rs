@@ -65,11 +65,7 @@ pub fn request_hash(endpoint: &str, records: &[Json]) -> String {
     hasher.update(endpoint.as_bytes());
     hasher.update([0]);
     hasher.update(serde_json::to_vec(records).expect("JSON values serialize"));
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::storage::hex(&hasher.finalize())
 }
 
 /// A request's key, with the hash of what it asks.

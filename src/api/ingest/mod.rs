@@ -84,6 +84,7 @@ pub enum IngestError {
 }
 
 /// The catalog the targets are built from, with the shape of each table when it was read.
+#[derive(Clone)]
 struct CatalogRead {
     catalog: Arc<Catalog>,
     shapes: Arc<HashMap<u32, String>>,
@@ -215,8 +216,7 @@ impl Ingestor {
                 Err(SubmitError::ShapeChanged) => {
                     tracing::info!(table = %writer.target.table.full_name(),
                         "the table changed since it was read; reading it again");
-                    self.forget_writer(endpoint, &writer, writer.generation)
-                        .await?;
+                    self.forget_writer(endpoint, &writer).await?;
                 }
                 Err(SubmitError::Again) => {}
                 Err(SubmitError::KeyReused) => return Err(IngestError::KeyReused),
@@ -255,13 +255,19 @@ impl Ingestor {
         {
             return Ok(writer.clone());
         }
-        let (mut catalog, mut shapes, mut generation) = self.current();
-        if catalog.table(endpoint.table()).is_none() {
-            (catalog, shapes, generation) = self
+        let mut read = self.catalog.read().expect("catalog lock").clone();
+        if read.catalog.table(endpoint.table()).is_none() {
+            read = self
                 .refresh_catalog(None)
                 .await
                 .map_err(IngestError::Unavailable)?;
         }
+        let CatalogRead {
+            catalog,
+            shapes,
+            generation,
+            ..
+        } = read;
         let table = catalog
             .table(endpoint.table())
             .filter(|t| !is_own_table(&t.name))
@@ -295,24 +301,14 @@ impl Ingestor {
         Ok(writer)
     }
 
-    fn current(&self) -> (Arc<Catalog>, Arc<HashMap<u32, String>>, u64) {
-        let read = self.catalog.read().expect("catalog lock");
-        (
-            Arc::clone(&read.catalog),
-            Arc::clone(&read.shapes),
-            read.generation,
-        )
-    }
-
-    /// After `writer` (built from catalog `generation`) found its table changed: read the
-    /// catalog again unless someone already did since, and retire the writer.
+    /// After `writer` found its table changed: read the catalog again unless someone
+    /// already did since the one it was built from, and retire the writer.
     async fn forget_writer(
         &self,
         endpoint: Endpoint<'_>,
         writer: &Writer,
-        generation: u64,
     ) -> std::result::Result<(), IngestError> {
-        self.refresh_catalog(Some(generation))
+        self.refresh_catalog(Some(writer.generation))
             .await
             .map_err(IngestError::Unavailable)?;
         let mut writers = self.writers.lock().expect("writers lock");
@@ -327,10 +323,7 @@ impl Ingestor {
 
     /// Read the catalog again: when `stale` names the generation found out of date, as
     /// soon as no newer one exists; otherwise unless the last read is recent.
-    async fn refresh_catalog(
-        &self,
-        stale: Option<u64>,
-    ) -> Result<(Arc<Catalog>, Arc<HashMap<u32, String>>, u64)> {
+    async fn refresh_catalog(&self, stale: Option<u64>) -> Result<CatalogRead> {
         let _reading = self.reading.lock().await;
         {
             let read = self.catalog.read().expect("catalog lock");
@@ -339,11 +332,7 @@ impl Ingestor {
                 None => read.at.is_some_and(|at| at.elapsed() < CATALOG_REFRESH),
             };
             if fresh {
-                return Ok((
-                    Arc::clone(&read.catalog),
-                    Arc::clone(&read.shapes),
-                    read.generation,
-                ));
+                return Ok(read.clone());
             }
         }
         let (catalog, shapes) = read_catalog(&self.url, &self.schemas).await?;
@@ -354,33 +343,18 @@ impl Ingestor {
             at: Some(Instant::now()),
             generation: read.generation + 1,
         };
-        Ok((
-            Arc::clone(&read.catalog),
-            Arc::clone(&read.shapes),
-            read.generation,
-        ))
+        Ok(read.clone())
     }
 
     /// Sort a writer failure into refused data, a busy table, an unreachable database or a
     /// bug. When the table changed under the writer (SQLSTATE class 42), the catalog is
     /// marked stale: the next request reads the table afresh.
     fn classify(&self, endpoint: Endpoint<'_>, error: Error) -> IngestError {
-        let code = match &error {
-            Error::Postgres {
-                sqlstate: Some(code),
-                ..
-            } => code.clone(),
-            Error::Postgres { sqlstate: None, .. } | Error::Connect { .. } => {
-                return IngestError::Unavailable(error);
-            }
-            _ => return IngestError::Internal(error),
-        };
-        match (code.get(..2).unwrap_or(""), code.as_str()) {
-            // lock_not_available, query_canceled (the statement timeout)
-            (_, "55P03" | "57014") => IngestError::Busy(error),
-            ("22" | "23", _) => IngestError::Refused(error),
-            ("08" | "53" | "57", _) => IngestError::Unavailable(error),
-            ("42", _) => {
+        match trouble_of(&error) {
+            Trouble::Busy => IngestError::Busy(error),
+            Trouble::Refused => IngestError::Refused(error),
+            Trouble::Unavailable => IngestError::Unavailable(error),
+            Trouble::TableChanged => {
                 self.writers
                     .lock()
                     .expect("writers lock")
@@ -388,8 +362,50 @@ impl Ingestor {
                 self.catalog.write().expect("catalog lock").at = None;
                 IngestError::Internal(error)
             }
-            _ => IngestError::Internal(error),
+            Trouble::Other => IngestError::Internal(error),
         }
+    }
+}
+
+/// What a failed write met, from its SQLSTATE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trouble {
+    /// A lock held elsewhere past the lock timeout, or the statement timeout.
+    Busy,
+    /// The rows themselves (classes 22 and 23).
+    Refused,
+    /// The connection or the server (no SQLSTATE, classes 08, 53, 57).
+    Unavailable,
+    /// The table is not what the writer thought (class 42).
+    TableChanged,
+    Other,
+}
+
+impl Trouble {
+    /// Every request of a group would meet it again (so they are not retried one by one).
+    pub fn is_shared(self) -> bool {
+        matches!(self, Trouble::Busy | Trouble::Unavailable)
+    }
+}
+
+pub fn trouble_of(error: &Error) -> Trouble {
+    let code = match error {
+        Error::Postgres {
+            sqlstate: Some(code),
+            ..
+        } => code.as_str(),
+        Error::Postgres { sqlstate: None, .. } | Error::Connect { .. } => {
+            return Trouble::Unavailable;
+        }
+        _ => return Trouble::Other,
+    };
+    match (code.get(..2).unwrap_or(""), code) {
+        // lock_not_available, query_canceled (the statement timeout)
+        (_, "55P03" | "57014") => Trouble::Busy,
+        ("22" | "23", _) => Trouble::Refused,
+        ("08" | "53" | "57", _) => Trouble::Unavailable,
+        ("42", _) => Trouble::TableChanged,
+        _ => Trouble::Other,
     }
 }
 
@@ -402,13 +418,7 @@ fn is_own_table(name: &str) -> bool {
 /// the shapes describe exactly the catalog.
 async fn read_catalog(url: &DbUrl, schemas: &[String]) -> Result<(Catalog, HashMap<u32, String>)> {
     let mut client = url.connect().await?;
-    let tx = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(|e| Error::pg("reading the catalog", e))?;
+    let tx = Catalog::snapshot(&mut client).await?;
     let shapes = shape::of_schemas(&tx, schemas).await?;
     let catalog = Catalog::load_in(&tx, url, schemas).await?;
     Ok((catalog, shapes))

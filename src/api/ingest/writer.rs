@@ -28,7 +28,7 @@ use super::keys::{self, RowRef};
 use super::records::{Prepared, Reject};
 use super::rejects::{self, RequestContext};
 use super::target::Target;
-use super::{Connections, shape};
+use super::{Connections, shape, trouble_of};
 use crate::error::{Error, Result};
 use crate::postgres::connect::quote_ident;
 use crate::postgres::server_rejects::TAG_COLUMN;
@@ -301,11 +301,7 @@ impl WriterTask {
                 .catch_unwind()
                 .await
             {
-                let reason = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
+                let reason = crate::blocking::panic_message(panic.as_ref());
                 tracing::error!(table = %self.target.table.full_name(), panic = %reason,
                     "the ingest writer panicked; the requests it was writing failed, the next ones go on");
             }
@@ -323,7 +319,7 @@ impl WriterTask {
             }
             // One request's trouble must not fail the others: retry each alone, unless
             // the trouble is the table's or the database's (each would meet it again).
-            Err(WriteFailure::Failed(e)) if jobs.len() > 1 && !is_shared_trouble(&e) => {
+            Err(WriteFailure::Failed(e)) if jobs.len() > 1 && !trouble_of(&e).is_shared() => {
                 tracing::warn!(table = %self.target.table.name, error = %e, requests = jobs.len(),
                     "group write failed; writing its requests one by one");
                 for job in jobs {
@@ -651,24 +647,6 @@ impl WriterTask {
         }
         ids.sort_unstable();
         Ok(RequestPlan { ids, rejected })
-    }
-}
-
-/// Whether a failed write met trouble every request would meet (a lock held elsewhere, a
-/// statement timeout, a lost or overloaded server), rather than one request's data.
-fn is_shared_trouble(error: &Error) -> bool {
-    match error {
-        Error::Connect { .. } | Error::Postgres { sqlstate: None, .. } => true,
-        Error::Postgres {
-            sqlstate: Some(code),
-            ..
-        } => {
-            matches!(code.as_str(), "55P03" | "57014")
-                || ["08", "53", "57"]
-                    .iter()
-                    .any(|class| code.starts_with(class))
-        }
-        _ => false,
     }
 }
 

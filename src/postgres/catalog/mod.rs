@@ -265,14 +265,20 @@ impl Catalog {
 
     async fn read(url: &DbUrl, schemas: &[String], require_all: bool) -> Result<Self> {
         let mut client = url.connect().await?;
-        let tx = client
+        let tx = Self::snapshot(&mut client).await?;
+        Self::query(&tx, url, schemas, require_all).await
+    }
+
+    /// A read-only transaction in one snapshot, for [`Catalog::load_in`] and whatever else
+    /// must describe the same catalog.
+    pub async fn snapshot(client: &mut tokio_postgres::Client) -> Result<Transaction<'_>> {
+        client
             .build_transaction()
             .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()
             .await
-            .map_err(|e| Error::pg("reading the catalog", e))?;
-        Self::query(&tx, url, schemas, require_all).await
+            .map_err(|e| Error::pg("reading the catalog", e))
     }
 
     /// Read the given schemas as `tx` sees them (its own uncommitted tables included).
