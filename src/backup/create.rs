@@ -133,7 +133,9 @@ impl BackupJob {
         (selection.tables.is_empty() && selection.exclude_tables.is_empty()).then(|| {
             DatabaseSchema {
                 sections: sections(source.catalog()),
-                roles: source.catalog().roles().into_iter().collect(),
+                roles: source.catalog().access.roles().into_iter().collect(),
+                access: Some(source.catalog().access.clone()),
+                event_triggers: source.catalog().event_triggers.clone(),
             }
         })
     }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::signing::{self, SigningKey};
 use crate::error::{Error, Result};
 use crate::formats::{Compression, FileFormat};
+use crate::postgres::catalog::{Access, EventTrigger};
 use crate::postgres::ddl::{Sections, TableDdl};
 use crate::storage::Location;
 
@@ -36,13 +37,21 @@ pub struct Manifest {
     pub database: Option<DatabaseSchema>,
 }
 
-/// A backup's whole schema, in the two sections a restore runs around the rows.
+/// A backup's whole schema: the two sections a restore runs around the rows, then who may
+/// do what, which a restore can leave out (`--no-owner`, `--no-privileges`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DatabaseSchema {
     #[serde(flatten)]
     pub sections: Sections,
     /// The roles it names (owners, grantees, policies): the target must have them.
     pub roles: Vec<String>,
+    /// Policies, owners and privileges. Absent from older manifests, whose `post_data`
+    /// holds them as statements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+    /// Created after everything else, with their owners as `access` has them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub event_triggers: Vec<EventTrigger>,
 }
 
 /// Where the data came from (never a password).

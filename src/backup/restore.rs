@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use futures::{Stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -19,10 +20,10 @@ use crate::options::{Check, Problem};
 use crate::postgres::DbUrl;
 use crate::postgres::catalog::{Catalog, Table};
 use crate::postgres::connect::{quote_ident, quote_literal};
-use crate::postgres::ddl::SESSION_SETTINGS;
+use crate::postgres::ddl::{SESSION_SETTINGS, access_statements, event_triggers};
 use crate::postgres::load::Load;
 use crate::postgres::read::{conform, read_columns, read_schema};
-use crate::postgres::roles::{missing_roles, missing_roles_error};
+use crate::postgres::roles::{check_roles, missing_roles, missing_roles_error};
 use crate::postgres::types::PgKind;
 use crate::postgres::write::{LoadColumns, LoadMode};
 use crate::storage::{Location, S3Options, check_location};
@@ -68,6 +69,12 @@ pub struct RestoreOptions {
     pub schema_only: bool,
     /// Only rows, into tables that exist already (pg_restore --data-only): no DDL.
     pub data_only: bool,
+    /// A whole-schema restore leaves owners out: objects belong to whoever restores (as
+    /// pg_restore -O); grants and policies naming a role the target lacks are left out with
+    /// a warning instead of failing the restore.
+    pub no_owner: bool,
+    /// A whole-schema restore leaves privileges and default privileges out (pg_restore -x).
+    pub no_privileges: bool,
     pub s3: S3Options,
 }
 
@@ -245,26 +252,52 @@ impl RestoreJob {
                 self.target.redacted()
             )));
         }
-        if let Some(schema) = whole.filter(|_| !(missing_database && options.dry_run)) {
-            let missing = missing_roles(&self.target, &schema.roles).await?;
-            if !missing.is_empty() {
-                return Err(missing_roles_error(&missing, &self.target));
+        let access = match whole {
+            Some(schema) => {
+                self.access(schema, !(missing_database && options.dry_run))
+                    .await?
             }
-        }
+            None => Vec::new(),
+        };
         if options.dry_run {
             return Ok(plan);
         }
         let dir = from.child(&manifest.backup_id);
-        self.load(
-            &dir,
-            &manifest,
-            &entries,
-            &names,
-            &target_schemas,
-            &mut plan,
-        )
-        .await?;
+        self.load(&dir, &manifest, &entries, &names, &access, &mut plan)
+            .await?;
         Ok(plan)
+    }
+
+    /// The statements that give a whole-schema restore its policies, owners and privileges
+    /// (and then its event triggers), without what `no_owner` and `no_privileges` leave out. With `check_roles`, the roles
+    /// they name must exist in the target (under `no_owner`, what names a missing one is
+    /// left out with a warning).
+    async fn access(&self, schema: &DatabaseSchema, check: bool) -> Result<Vec<String>> {
+        let Some(access) = &schema.access else {
+            // An older manifest: its post-data section holds these statements.
+            let missing = if check {
+                missing_roles(&self.target, &schema.roles).await?
+            } else {
+                Default::default()
+            };
+            return match missing.is_empty() {
+                true => Ok(Vec::new()),
+                false => Err(missing_roles_error(&missing, &self.target)),
+            };
+        };
+        let mut access = access.clone();
+        if self.options.no_owner {
+            access.without_owners();
+        }
+        if self.options.no_privileges {
+            access.without_privileges();
+        }
+        if check {
+            check_roles(&mut access, &self.target, self.options.no_owner).await?;
+        }
+        let mut statements = access_statements(&access);
+        statements.extend(event_triggers(&schema.event_triggers, &access));
+        Ok(statements)
     }
 
     /// The backup's whole schema, when the whole backup goes into a database without its
@@ -306,7 +339,7 @@ impl RestoreJob {
         manifest: &Manifest,
         entries: &[&TableEntry],
         names: &SchemaNames,
-        target_schemas: &[String],
+        access: &[String],
         plan: &mut RestorePlan,
     ) -> Result<()> {
         let whole = self.whole_schema(manifest, plan);
@@ -328,7 +361,7 @@ impl RestoreJob {
                 run_all(tx, &entry.ddl.create, names, &entry.qualified()).await?;
             }
         }
-        let catalog = Catalog::load_in(tx, &self.target, target_schemas).await?;
+        let catalog = Catalog::load_in(tx, &self.target, &names.targets()).await?;
         let table_of = |entry: &TableEntry| {
             let (schema, name) = names.target(entry);
             catalog
@@ -344,7 +377,7 @@ impl RestoreJob {
             .filter(|(_, t)| t.action == TableAction::Replace)
             .map(|(entry, _)| table_of(entry))
             .collect::<Result<Vec<_>>>()?;
-        load.truncate(&replaced).await?;
+        load.truncate(&catalog, &replaced).await?;
         let with_rows = !self.options.schema_only;
         for (i, entry) in entries.iter().enumerate().filter(|_| with_rows) {
             let started = Instant::now();
@@ -374,9 +407,10 @@ impl RestoreJob {
             tracing::info!(table = %names.table(entry), rows, "restored");
         }
         // After the rows: keys, indexes, views (materialized ones computed from the rows),
-        // triggers, privileges.
+        // triggers, then policies, owners and privileges, and event triggers last.
         if let Some(schema) = whole {
             run_all(tx, &schema.sections.post_data, names, "the schema").await?;
+            run_all(tx, access, names, "the schema").await?;
         }
         let own_ddl = |i: usize| created(i) && whole.is_none();
         for (i, entry) in entries.iter().enumerate() {
@@ -441,7 +475,7 @@ fn load_columns(
         };
         // A column the backup carried as text (it held values its Arrow type cannot carry).
         let kind = match kind {
-            PgKind::Decimal { .. } | PgKind::Array(_) if column.arrow_type == "Utf8" => {
+            kind if column.arrow_type == "Utf8" && kind.arrow_type() != DataType::Utf8 => {
                 PgKind::CastText
             }
             kind => kind.clone(),

@@ -7,6 +7,7 @@ use lakeshift::backup::{RestoreJob, RestoreMode, RestoreOptions};
 use lakeshift::postgres::DbUrl;
 
 use super::backup::StorageArgs;
+use super::schema::AccessArgs;
 use super::{UrlParser, choice, print};
 
 /// Arguments of `lakeshift restore` (its help text is on the command).
@@ -66,6 +67,10 @@ struct BackupRestoreArgs {
     /// Only rows, into tables that exist already; no DDL.
     #[arg(long)]
     data_only: bool,
+    // They change whole-schema restores (no --tables or --into-schema, into a database
+    // without the backup's tables), the only ones that recreate owners and privileges.
+    #[command(flatten)]
+    access: AccessArgs,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -119,6 +124,8 @@ impl BackupRestoreArgs {
             create_database: self.create_database,
             schema_only: self.schema_only,
             data_only: self.data_only,
+            no_owner: self.access.no_owner,
+            no_privileges: self.access.no_privileges,
             s3: self.storage.options(),
         }
     }

@@ -35,21 +35,28 @@ pub struct SourceArgs {
     source: DbUrl,
     #[command(flatten)]
     schemas: SchemaArgs,
-    /// Leave out owners: objects belong to whoever runs the script, as pg_dump -O; a copy
-    /// then leaves out, with a warning, grants and policy roles the target lacks.
+    #[command(flatten)]
+    access: AccessArgs,
+}
+
+/// What of owners and privileges a recreated schema leaves out (schema copy, restore).
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// Leave out owners: objects belong to whoever applies the schema, as pg_dump -O;
+    /// grants and policy roles the target lacks are then left out with a warning.
     #[arg(long, short = 'O')]
-    no_owner: bool,
+    pub no_owner: bool,
     /// Leave out privileges (GRANT, ALTER DEFAULT PRIVILEGES), as pg_dump -x.
     #[arg(long, short = 'x')]
-    no_privileges: bool,
+    pub no_privileges: bool,
 }
 
 impl SourceArgs {
     fn options(&self) -> SchemaCopyOptions {
         SchemaCopyOptions {
             scope: self.schemas.scope(),
-            no_owner: self.no_owner,
-            no_privileges: self.no_privileges,
+            no_owner: self.access.no_owner,
+            no_privileges: self.access.no_privileges,
         }
     }
 }

@@ -95,7 +95,7 @@ impl DirImport {
         let mut summaries = Vec::new();
         let load = Load::begin(&mut client, "the import").await?;
         if self.options.mode == LoadMode::Replace {
-            load.truncate(&plan.iter().map(|(t, _)| *t).collect::<Vec<_>>())
+            load.truncate(&catalog, &plan.iter().map(|(t, _)| *t).collect::<Vec<_>>())
                 .await?;
         }
         for (table, path) in &plan {

@@ -232,7 +232,7 @@ impl CsvImport {
         columns.tagged |= server_checks_rows(catalog, table);
         lock(tx, table, catalog).await?;
         if truncate {
-            write::empty(tx, table, catalog.is_referenced(table)).await?;
+            write::empty(tx, catalog, table).await?;
         }
         let checker = KeyChecker::prepare(tx, key_spec(table, &columns, mode)).await?;
         let bar = crate::progress::bytes_bar(

@@ -32,12 +32,13 @@ impl<'c> Load<'c> {
         &self.tx
     }
 
-    /// Empty `tables` together (so one may reference another).
-    pub async fn truncate(&self, tables: &[&Table]) -> Result<()> {
+    /// Empty `tables` of `catalog` together (so one may reference another); a foreign
+    /// partition's rows stay on their server.
+    pub async fn truncate(&self, catalog: &Catalog, tables: &[&Table]) -> Result<()> {
         if tables.is_empty() {
             return Ok(());
         }
-        let names: Vec<String> = tables.iter().map(|t| t.from_clause()).collect();
+        let names: Vec<String> = tables.iter().flat_map(|t| catalog.local_heaps(t)).collect();
         self.tx
             .batch_execute(&format!("TRUNCATE {}", names.join(", ")))
             .await

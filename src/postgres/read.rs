@@ -94,6 +94,7 @@ impl Snapshot {
             .map_err(|e| Error::pg("opening the read snapshot", e))?;
         if !tables.is_empty() {
             let names: Vec<String> = tables.iter().map(|t| t.qualified()).collect();
+            refuse_unreadable(&client, tables, &names).await?;
             client
                 .batch_execute(&format!(
                     "LOCK TABLE {} IN ACCESS SHARE MODE",
@@ -142,9 +143,9 @@ impl Snapshot {
     }
 
     /// Mark the columns of `table` whose values in this snapshot do not fit their Arrow type
-    /// (see [`Column::irregular`]): NaN or infinity in a `numeric(p,s)`, arrays of several
-    /// dimensions or not starting at 1. One query, which stops at the first such value; only
-    /// tables with such columns are scanned.
+    /// (see [`Column::irregular`]): NaN or infinity in a `numeric(p,s)`, infinite or very
+    /// distant dates and timestamps, arrays of several dimensions or not starting at 1. One
+    /// query, which stops at the first such value; only tables with such columns are scanned.
     pub async fn mark_irregular(&self, catalog: &Catalog, table: &mut Table) -> Result<()> {
         let probes: Vec<(String, String)> = read_columns(catalog, table)
             .iter()
@@ -152,8 +153,16 @@ impl Snapshot {
                 let q = quote_ident(&c.name);
                 let probe = match kind {
                     PgKind::Decimal { .. } => format!("{q} IN ('NaN', 'Infinity', '-Infinity')"),
-                    PgKind::Array(_) => {
-                        format!("array_ndims({q}) > 1 OR array_lower({q}, 1) <> 1")
+                    PgKind::Date | PgKind::Timestamp | PgKind::Timestamptz => beyond_arrow(&q),
+                    PgKind::Array(element) => {
+                        let shape = format!("array_ndims({q}) > 1 OR array_lower({q}, 1) <> 1");
+                        match **element {
+                            PgKind::Date | PgKind::Timestamp | PgKind::Timestamptz => format!(
+                                "{shape} OR EXISTS (SELECT 1 FROM unnest({q}) e WHERE {})",
+                                beyond_arrow("e")
+                            ),
+                            _ => shape,
+                        }
                     }
                     _ => return None,
                 };
@@ -163,9 +172,21 @@ impl Snapshot {
         if probes.is_empty() {
             return Ok(());
         }
+        // Each heap on its own: a partitioned table's foreign partitions are not read.
+        let heaps = self.heaps(table).await?;
         let found: Vec<String> = probes
             .iter()
-            .map(|(_, p)| format!("EXISTS (SELECT 1 FROM {} WHERE {p})", table.from_clause()))
+            .map(|(_, p)| {
+                let each: Vec<String> = heaps
+                    .iter()
+                    .map(|(heap, _)| format!("EXISTS (SELECT 1 FROM {heap} WHERE {p})"))
+                    .collect();
+                if each.is_empty() {
+                    "false".to_string()
+                } else {
+                    format!("({})", each.join(" OR "))
+                }
+            })
             .collect();
         let row = self
             .client
@@ -208,6 +229,46 @@ impl Snapshot {
             .await
             .map_err(|e| Error::pg("closing the read snapshot", e))
     }
+}
+
+/// Fail, naming the first of `tables` (or of their leaf partitions, which are read on their
+/// own) the connecting role may not read and the flag that leaves it out, before any is
+/// locked (where LOCK would only say "permission denied").
+async fn refuse_unreadable(client: &Client, tables: &[&Table], names: &[String]) -> Result<()> {
+    let denied = client
+        .query(
+            "SELECT i, h = t::regclass, n.nspname || '.' || c.relname
+             FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i),
+                 LATERAL (SELECT t::regclass AS h UNION ALL
+                          SELECT relid FROM pg_partition_tree(t::regclass) WHERE isleaf) heaps
+             JOIN pg_class c ON c.oid = h JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE NOT has_table_privilege(h, 'SELECT') ORDER BY i LIMIT 1",
+            &[&names],
+        )
+        .await
+        .map_err(|e| Error::pg("checking the privileges to read the tables", e))?;
+    let Some(row) = denied.first() else {
+        return Ok(());
+    };
+    let (index, itself, heap): (i64, bool, String) = (row.get(0), row.get(1), row.get(2));
+    let table = tables[index as usize - 1].full_name();
+    let what = if itself {
+        table.clone()
+    } else {
+        format!("{heap} (a partition of {table})")
+    };
+    Err(Error::Invalid(format!(
+        "cannot read {what}: the connecting role has no SELECT privilege on it (grant it, or \
+         leave the table out with --exclude-table {table})"
+    )))
+}
+
+/// An SQL condition true for a date or timestamp `value` that Arrow cannot carry as read:
+/// `infinity`, `-infinity`, and years past chrono's range (262142), which the reader decodes
+/// through (Postgres's earliest, 4713 BC, is within it). Such columns travel as text, so
+/// nothing is clamped or refused.
+fn beyond_arrow(value: &str) -> String {
+    format!("NOT isfinite({value}) OR {value} >= '262142-01-01'")
 }
 
 /// The columns a read returns (all but generated ones), with their kinds.
@@ -394,7 +455,7 @@ fn read_group(
         reason: if reason.contains("value too large to decode") {
             format!("a date or timestamp is infinite or out of Arrow's range ({reason})")
         } else {
-            reason
+            server_message(&reason).unwrap_or(reason)
         },
         sqlstate: None,
         source: None,
@@ -417,6 +478,22 @@ fn read_group(
             return Ok(()); // the consumer stopped
         }
     }
+}
+
+/// The server's own message inside connectorx's error text, which reaches us only as the
+/// debug rendering of the driver's error (`.. DbError { .. message: "..", .. }`).
+fn server_message(reason: &str) -> Option<String> {
+    let start = reason.find("message: \"")? + "message: \"".len();
+    let mut message = String::new();
+    let mut chars = reason[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => message.extend(chars.next()),
+            '"' => return Some(message),
+            c => message.push(c),
+        }
+    }
+    None
 }
 
 /// connectorx's reader for `queries`, connected with the settings and the TLS connector
@@ -502,4 +579,19 @@ fn uuids(column: &ArrayRef) -> std::result::Result<ArrayRef, String> {
         }
     }
     Ok(Arc::new(out.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_servers_message_is_found_in_the_drivers_debug_text() {
+        let text = r#"cx writer failed: Source(PostgresError(Error { kind: Db, cause: Some(DbError { severity: "ERROR", code: SqlState(E42501), message: "permission denied for table \"p\"", detail: None }) }))"#;
+        assert_eq!(
+            server_message(text).as_deref(),
+            Some(r#"permission denied for table "p""#)
+        );
+        assert_eq!(server_message("connection refused"), None);
+    }
 }

@@ -5,14 +5,14 @@
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
-use crate::postgres::catalog::Catalog;
+use crate::postgres::catalog::Access;
 use crate::postgres::connect::DbUrl;
 
-/// The roles of `catalog` that `target` does not have. Without `no_owner` a missing role
+/// The roles `access` names that `target` does not have. Without `no_owner` a missing role
 /// is an error, before anything is applied; with it, what names the role is left out,
 /// with a warning each.
-pub async fn check_roles(catalog: &mut Catalog, target: &DbUrl, no_owner: bool) -> Result<()> {
-    let named: Vec<String> = catalog.roles().into_iter().collect();
+pub async fn check_roles(access: &mut Access, target: &DbUrl, no_owner: bool) -> Result<()> {
+    let named: Vec<String> = access.roles().into_iter().collect();
     let missing = missing_roles(target, &named).await?;
     if missing.is_empty() {
         return Ok(());
@@ -20,7 +20,7 @@ pub async fn check_roles(catalog: &mut Catalog, target: &DbUrl, no_owner: bool) 
     if !no_owner {
         return Err(missing_roles_error(&missing, target));
     }
-    for left_out in catalog.without_roles(&missing) {
+    for left_out in access.without_roles(&missing) {
         tracing::warn!("left out {left_out}: its role does not exist in {target}");
     }
     Ok(())

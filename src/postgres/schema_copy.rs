@@ -38,10 +38,10 @@ impl SchemaCopyOptions {
     pub async fn load_catalog(&self, source: &DbUrl) -> Result<Catalog> {
         let mut catalog = self.scope.load_catalog(source).await?;
         if self.no_owner {
-            catalog.without_owners();
+            catalog.access.without_owners();
         }
         if self.no_privileges {
-            catalog.without_privileges();
+            catalog.access.without_privileges();
         }
         Ok(catalog)
     }
@@ -74,7 +74,7 @@ pub async fn copy(
 ) -> Result<SchemaCopySummary> {
     options.problems()?;
     let mut catalog = options.load_catalog(source).await?;
-    check_roles(&mut catalog, target, options.no_owner).await?;
+    check_roles(&mut catalog.access, target, options.no_owner).await?;
     let statements = statements(&catalog);
     apply(target, &statements).await?;
     Ok(SchemaCopySummary {

@@ -83,8 +83,11 @@ impl TableCopy {
         let mut client = self.target.connect().await?;
         let load = Load::begin(&mut client, "the copy").await?;
         if options.mode == LoadMode::Replace {
-            load.truncate(&plan.iter().map(|(_, t)| *t).collect::<Vec<_>>())
-                .await?;
+            load.truncate(
+                &target_catalog,
+                &plan.iter().map(|(_, t)| *t).collect::<Vec<_>>(),
+            )
+            .await?;
         }
         let mut summaries = Vec::new();
         for (source_table, target_table) in &plan {

@@ -13,7 +13,7 @@ use pgpq::pg_schema::PostgresType;
 use tokio_postgres::Transaction;
 
 use crate::error::{Error, Result};
-use crate::postgres::catalog::Table;
+use crate::postgres::catalog::{Catalog, Table};
 use crate::postgres::connect::quote_ident;
 use crate::postgres::server_rejects::{
     ServerReject, TAG_COLUMN, insert_by_halves, insert_range, remove_bad_casts,
@@ -64,18 +64,22 @@ pub struct LoadOutcome {
     pub rejected: Vec<ServerReject>,
 }
 
-/// Empty `table` for a `replace` load (inside the caller's transaction). A table that other
-/// tables reference cannot be truncated alone; it is emptied with DELETE, which succeeds as
-/// long as no row of theirs points at it.
-pub async fn empty(tx: &Transaction<'_>, table: &Table, referenced: bool) -> Result<()> {
-    let verb = if referenced {
+/// Empty `table` of `catalog` for a `replace` load (inside the caller's transaction); a
+/// foreign partition's rows stay on their server. A table that other tables reference
+/// cannot be truncated alone; it is emptied with DELETE, which succeeds as long as no row
+/// of theirs points at it.
+pub async fn empty(tx: &Transaction<'_>, catalog: &Catalog, table: &Table) -> Result<()> {
+    let verb = if catalog.is_referenced(table) {
         "DELETE FROM"
     } else {
         "TRUNCATE"
     };
-    tx.batch_execute(&format!("{verb} {}", table.from_clause()))
-        .await
-        .map_err(|e| Error::pg(format!("emptying {}", table.name), e))
+    for heap in catalog.local_heaps(table) {
+        tx.batch_execute(&format!("{verb} {heap}"))
+            .await
+            .map_err(|e| Error::pg(format!("emptying {}", table.name), e))?;
+    }
+    Ok(())
 }
 
 /// Stream `batches` into `table`.

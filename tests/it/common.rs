@@ -111,6 +111,13 @@ pub fn drop_database(admin: DbUrl, name: String) {
             .build()
             .unwrap();
         runtime.block_on(async move {
+            // A database with subscriptions cannot be dropped: drop them first (slotless,
+            // so nothing is asked of their publishers).
+            if let Ok(own) = admin.with_database(&name)
+                && let Ok(client) = own.connect().await
+            {
+                let _ = client.batch_execute(DROP_SUBSCRIPTIONS).await;
+            }
             if let Ok(client) = admin.connect().await {
                 let _ = client
                     .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -121,13 +128,28 @@ pub fn drop_database(admin: DbUrl, name: String) {
     .join();
 }
 
+const DROP_SUBSCRIPTIONS: &str = "DO $$ DECLARE s text; BEGIN
+    FOR s IN SELECT subname FROM pg_subscription
+             WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) LOOP
+        EXECUTE format('ALTER SUBSCRIPTION %I DISABLE', s);
+        EXECUTE format('ALTER SUBSCRIPTION %I SET (slot_name = NONE)', s);
+        EXECUTE format('DROP SUBSCRIPTION %I', s);
+    END LOOP; END $$";
+
 /// `pg_dump --schema-only` (owners and privileges included) of `schemas` (the whole database when empty), without
 /// comments, blank lines and the per-run `\restrict` key.
 pub fn normalised_dump(db: &TestDb, schemas: &[&str]) -> String {
-    let mut args = vec!["--schema-only", "-d", db.url.expose()];
+    let mut args = vec![];
     for schema in schemas {
         args.extend(["-n", schema]);
     }
+    normalised_dump_with(db, &args)
+}
+
+/// [`normalised_dump`] with other pg_dump flags (`--no-owner`, ...).
+pub fn normalised_dump_with(db: &TestDb, flags: &[&str]) -> String {
+    let mut args = vec!["--schema-only", "-d", db.url.expose()];
+    args.extend(flags);
     let out = Command::new("pg_dump")
         .args(&args)
         .output()

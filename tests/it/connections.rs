@@ -586,16 +586,40 @@ async fn a_cluster_without_the_sources_roles_is_named_or_left_out() {
     ]);
     assert_ok(&backup, "backup");
     let restored = server.database().await;
-    let restore = server.lakeshift(&[
-        "restore",
-        "--target",
-        &server.url(&restored.name),
-        "--from",
-        path_str(dir.path()),
-    ]);
+    let restore = |extra: &[&str]| {
+        let target = server.url(&restored.name);
+        let mut args = vec![
+            "restore",
+            "--target",
+            &target,
+            "--from",
+            path_str(dir.path()),
+        ];
+        args.extend(extra);
+        server.lakeshift(&args)
+    };
     assert_fails_with(
-        &restore,
+        &restore(&[]),
         "roles lakeshift_clerk, lakeshift_reader, postgres do not exist",
     );
     assert_eq!(restored.value(schemas).await, "0");
+    // As pg_restore -O: the whole schema and every row, what names a missing role left out.
+    let restore = restore(&["--no-owner"]);
+    assert_ok(&restore, "restore --no-owner");
+    let warnings = stderr(&restore);
+    assert!(
+        warnings.contains("left out policy orders_by_region on sales.orders"),
+        "{warnings}"
+    );
+    assert_eq!(restored.value(schemas).await, "3");
+    assert_eq!(
+        restored.value("SELECT count(*) FROM sales.orders").await,
+        "6000"
+    );
+    assert_eq!(
+        restored
+            .value("SELECT string_agg(policyname, ',' ORDER BY policyname) FROM pg_policies")
+            .await,
+        "products_visible"
+    );
 }

@@ -9,8 +9,8 @@
 use std::path::Path;
 
 use crate::common::{
-    TestDb, error_of, fingerprints, lakeshift, lakeshift_s3, normalised_dump, repo_file, s3_prefix,
-    stdout_of,
+    TestDb, error_of, fingerprints, lakeshift, lakeshift_s3, normalised_dump, normalised_dump_with,
+    repo_file, s3_prefix, stdout_of,
 };
 
 async fn partitioned_store() -> TestDb {
@@ -52,24 +52,26 @@ async fn whole_database_schema_copy_matches_pg_dump_and_copy_keeps_every_partiti
     let rows = fingerprints(&source).await;
     assert_eq!(
         rows.len(),
-        12,
-        "every heap: partitions, parents and children"
+        13,
+        "every heap: partitions, parents and children (not the foreign partition's)"
     );
     assert_eq!(fingerprints(&target).await, rows);
 
-    // Again in replace mode: an inheritance parent is emptied alone, children keep theirs.
-    lakeshift(
+    // Again in replace mode: an inheritance parent is emptied alone, children keep theirs;
+    // a partitioned table's own partitions are emptied, never its foreign one (its server
+    // is not even reached: nothing listens there).
+    stdout_of(&lakeshift(
         &source.url,
         &[
             "copy",
             "--target",
             target.url.expose(),
             "--tables",
-            "audit.events",
+            "audit.events,sales.returns",
             "--mode",
             "replace",
         ],
-    );
+    ));
     assert_eq!(fingerprints(&target).await, rows);
 }
 
@@ -116,7 +118,7 @@ async fn backup_and_restore(format: &str, on_s3: bool) {
         ],
     );
     let verified = store.run(&source, &["backup", "verify", "--at", to]);
-    assert!(verified.contains("8370 rows"), "{verified}");
+    assert!(verified.contains("8372 rows"), "{verified}");
     store.run(
         &target,
         &["restore", "--from", to, "--target", target.url.expose()],
@@ -139,6 +141,39 @@ async fn parquet_backup_restores_every_row_into_its_partition() {
 async fn avro_and_parquet_backups_on_s3_restore_every_row_into_its_partition() {
     backup_and_restore("avro", true).await;
     backup_and_restore("parquet", true).await;
+}
+
+/// pg_restore's -O and -x on a whole-schema restore: the schema equals what
+/// `pg_dump -O -x` shows of the source, every row is there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_whole_restore_without_owners_or_privileges_matches_pg_dump_o_x() {
+    let (source, target) = (partitioned_store().await, TestDb::new().await);
+    let dir = tempfile::tempdir().unwrap();
+    let to = path(dir.path());
+    stdout_of(&lakeshift(&source.url, &["backup", "--to", to]));
+    stdout_of(&lakeshift(
+        &target.url,
+        &[
+            "restore",
+            "--from",
+            to,
+            "--target",
+            target.url.expose(),
+            "--no-owner",
+            "--no-privileges",
+        ],
+    ));
+    let without = &["--no-owner", "--no-privileges"];
+    assert_eq!(
+        normalised_dump_with(&target, without),
+        normalised_dump_with(&source, without)
+    );
+    assert_ne!(
+        normalised_dump(&target, &[]),
+        normalised_dump(&source, &[]),
+        "owners and grants were left out"
+    );
+    assert_eq!(fingerprints(&target).await, fingerprints(&source).await);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -192,23 +227,34 @@ async fn restore_routes_rows_through_a_parent_partitioned_differently() {
 #[tokio::test(flavor = "multi_thread")]
 async fn scope_never_fails_for_what_it_leaves_out() {
     let source = partitioned_store().await;
-    // Values no Arrow type of their column holds travel as text; timestamps beyond chrono's
-    // range are refused, and fail only the commands that read them.
+    // A reader with every privilege but SELECT on one table: reading that table fails
+    // naming it and the flag that leaves it out, and fails only the commands that read it.
     source
         .execute(
             "CREATE TABLE public.odd (id int PRIMARY KEY, n numeric(10,2), a int[]);
              INSERT INTO public.odd VALUES (1, 'NaN', '{{1,2},{3,4}}'), (2, 2.5, '[0:1]={7,8}'), (3, NULL, NULL);
              CREATE TABLE public.unreadable (id int, at timestamptz);
-             INSERT INTO public.unreadable VALUES (1, '294276-12-31 23:59:59+00');",
+             DO $$ BEGIN CREATE ROLE lakeshift_scope_reader LOGIN BYPASSRLS;
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+             GRANT USAGE ON SCHEMA public, catalog, sales, audit TO lakeshift_scope_reader;
+             GRANT SELECT ON ALL TABLES IN SCHEMA public, catalog, sales, audit TO lakeshift_scope_reader;
+             GRANT SELECT ON ALL SEQUENCES IN SCHEMA public, catalog, sales, audit TO lakeshift_scope_reader;
+             REVOKE SELECT ON public.unreadable FROM lakeshift_scope_reader;",
         )
         .await;
+    let reader = lakeshift::postgres::DbUrl::parse(&source.url.expose().replacen(
+        "://postgres@",
+        "://lakeshift_scope_reader@",
+        1,
+    ))
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let to = path(dir.path());
-    let failed = error_of(&lakeshift(&source.url, &["backup", "--to", to]));
+    let failed = error_of(&lakeshift(&reader, &["backup", "--to", to]));
     assert!(
-        failed.contains("public.unreadable")
+        failed.contains("cannot read public.unreadable")
             && failed.contains("--exclude-table public.unreadable")
-            && failed.contains("infinite"),
+            && failed.contains("SELECT privilege"),
         "{failed}"
     );
     assert!(
@@ -223,7 +269,7 @@ async fn scope_never_fails_for_what_it_leaves_out() {
     ] {
         let mut args = vec!["backup", "--to", to];
         args.extend(scope.iter());
-        stdout_of(&lakeshift(&source.url, &args));
+        stdout_of(&lakeshift(&reader, &args));
     }
     let listed = stdout_of(&lakeshift(&source.url, &["backup", "list", "--at", to]));
     assert_eq!(listed.matches("complete").count(), 3, "{listed}");
@@ -319,6 +365,70 @@ async fn scope_never_fails_for_what_it_leaves_out() {
         &["backup", "--to", to, "--schema", "nope"],
     ));
     assert!(none.contains("schema nope does not exist"), "{none}");
+}
+
+/// Dates and timestamps Arrow cannot carry (infinity, years past ±262142, alone or in
+/// arrays) travel as text on every path and come back as they were, not clamped or refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn infinite_and_distant_dates_and_timestamps_survive_copy_and_backups() {
+    let source = TestDb::new().await;
+    source
+        .execute(
+            "CREATE TABLE public.far (id int PRIMARY KEY, d date, ts timestamp, tz timestamptz,
+                 days date[], stamps timestamptz[], plain timestamptz);
+             INSERT INTO public.far VALUES
+                 (1, 'infinity', '-infinity', 'infinity', '{infinity,2020-01-01}', '{-infinity}', now()),
+                 (2, '5874897-12-31', '294276-12-31 23:59:59', '294276-12-31 23:59:59+00',
+                  '{4713-01-01 BC}', '{294276-12-31 23:59:59+00,NULL}', '2024-02-29 12:00:00+00'),
+                 (3, '2024-02-29', '1900-01-01 00:00:00.000001', '4713-01-01 00:00:00+00 BC', NULL, NULL, NULL);",
+        )
+        .await;
+    let expected = fingerprints(&source).await;
+    let copied = TestDb::new().await;
+    for command in ["schema copy", "copy"] {
+        let mut args: Vec<&str> = command.split(' ').collect();
+        args.extend(["--target", copied.url.expose()]);
+        stdout_of(&lakeshift(&source.url, &args));
+    }
+    assert_eq!(fingerprints(&copied).await, expected);
+    // The column without such values keeps its Arrow type.
+    for format in ["avro", "parquet"] {
+        let (dir, restored) = (tempfile::tempdir().unwrap(), TestDb::new().await);
+        let to = path(dir.path());
+        stdout_of(&lakeshift(
+            &source.url,
+            &["backup", "--to", to, "--format", format],
+        ));
+        let manifest = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path().join("manifest.json"))
+            .find(|p| p.exists())
+            .unwrap();
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+        let types: Vec<(String, String)> = manifest["tables"][0]["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_string(),
+                    c["arrow_type"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert!(
+            types.contains(&("d".into(), "Utf8".into()))
+                && types.contains(&("stamps".into(), "Utf8".into()))
+                && !types.contains(&("plain".into(), "Utf8".into())),
+            "{types:?}"
+        );
+        stdout_of(&lakeshift(
+            &restored.url,
+            &["restore", "--from", to, "--target", restored.url.expose()],
+        ));
+        assert_eq!(fingerprints(&restored).await, expected, "{format}");
+    }
 }
 
 /// A reader a table's policies apply to would see some of its rows only: the read fails

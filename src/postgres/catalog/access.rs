@@ -1,12 +1,33 @@
 //! Who owns each object and who may use it: owners, privileges (`GRANT`, column grants)
 //! and default privileges.
 
-use super::queries::Queries;
-use crate::error::Result;
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
 use tokio_postgres::GenericClient;
 
+use super::queries::{Queries, WHOLE_DATABASE, not_in_extension};
+use super::{Policy, UserMapping};
+use crate::error::Result;
+#[cfg(doc)]
+use crate::postgres::connect::quote_ident;
+
+/// Who may do what: row-level security policies, owners and privileges of every object,
+/// default privileges. Kept apart from the rest of a catalog because it names roles, which
+/// belong to the cluster: `--no-owner`, `--no-privileges` and missing roles change it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Access {
+    pub policies: Vec<Policy>,
+    /// As whom a role (or PUBLIC) uses a foreign server.
+    #[serde(default)]
+    pub user_mappings: Vec<UserMapping>,
+    /// Owners and privileges of every object of the catalog, and of its schemas.
+    pub objects: Vec<ObjectAccess>,
+    pub default_privileges: Vec<DefaultPrivileges>,
+}
+
 /// One object's owner and privileges, or one column's privileges.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ObjectAccess {
     /// The object kind in `ALTER <kind> .. OWNER TO`: `TABLE`, `MATERIALIZED VIEW`, `AGGREGATE`.
     pub kind: String,
@@ -26,16 +47,20 @@ pub struct ObjectAccess {
 }
 
 /// Privileges one role (or `PUBLIC`) holds, as one `GRANT`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {
     /// `None` for `PUBLIC`.
     pub grantee: Option<String>,
     pub privileges: Vec<String>,
     pub grantable: bool,
+    /// Who granted it, when not the owner (a role holding the grant option): the grant is
+    /// made as that role.
+    #[serde(default)]
+    pub grantor: Option<String>,
 }
 
 /// `ALTER DEFAULT PRIVILEGES FOR ROLE .. [IN SCHEMA ..]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DefaultPrivileges {
     pub role: String,
     /// `None`: the role's defaults everywhere, which replace the built-in ones.
@@ -45,60 +70,69 @@ pub struct DefaultPrivileges {
     pub grants: Vec<Grant>,
 }
 
-/// An `aclitem[]` as an array of `privilege grantable grantee` texts (grantee empty for
-/// PUBLIC), in the array's order: parsed by [`grants`].
-fn exploded(acl: &str) -> String {
+/// An `aclitem[]` as an array of `privilege, grantable, grantor, grantee` texts separated
+/// by a unit separator (grantor empty when it is `owner`, grantee empty for PUBLIC), in the
+/// array's order: parsed by [`grants`].
+fn exploded(acl: &str, owner: &str) -> String {
     format!(
-        "ARRAY(SELECT concat_ws(' ', x.privilege_type, x.is_grantable::text,
+        "ARRAY(SELECT concat_ws(chr(31), x.privilege_type, x.is_grantable::text,
+                CASE WHEN x.grantor = {owner} THEN '' ELSE pg_get_userbyid(x.grantor) END,
                 CASE WHEN x.grantee = 0 THEN '' ELSE pg_get_userbyid(x.grantee) END)
               FROM aclexplode({acl}) x)"
     )
 }
 
-/// [`exploded`] items grouped into one grant per grantee and grant option.
+/// `name` always quoted, as [`quote_ident`] quotes it: objects of the database are matched
+/// with their own entries by that form.
+fn quoted(name: &str) -> String {
+    format!("'\"' || replace({name}, '\"', '\"\"') || '\"'")
+}
+
+/// [`exploded`] items grouped into one grant per grantee, grant option and grantor.
 fn grants(items: Vec<String>) -> Vec<Grant> {
     let mut out: Vec<Grant> = Vec::new();
+    let role = |r: Option<&str>| r.filter(|r| !r.is_empty()).map(str::to_string);
     for item in items {
-        let mut parts = item.splitn(3, ' ');
-        let (privilege, grantable, grantee) = (
+        let mut parts = item.splitn(4, '\u{1f}');
+        let (privilege, grantable, grantor, grantee) = (
             parts.next().unwrap_or_default().to_string(),
             parts.next() == Some("true"),
-            parts.next().filter(|g| !g.is_empty()).map(str::to_string),
+            role(parts.next()),
+            role(parts.next()),
         );
         match out.last_mut() {
-            Some(g) if g.grantee == grantee && g.grantable == grantable => {
+            Some(g) if g.grantee == grantee && g.grantable == grantable && g.grantor == grantor => {
                 g.privileges.push(privilege)
             }
             _ => out.push(Grant {
                 grantee,
                 privileges: vec![privilege],
                 grantable,
+                grantor,
             }),
         }
     }
     out
 }
 
-/// Leaves out what an extension created (the extension brings it).
-const NOT_IN_EXTENSION: &str = "NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = o.classid
-      AND x.objid = o.oid AND x.deptype = 'e')";
-
 impl<C: GenericClient + Sync> Queries<'_, C> {
     pub(super) async fn access(&self) -> Result<Vec<ObjectAccess>> {
+        let not_in_extension = not_in_extension("o.classid", "o.oid");
         let sql = format!(
             "WITH objects(classid, oid, kind, grant_kind, identity, owner, own_owner, acl) AS (
                 SELECT 'pg_namespace'::regclass, n.oid, 'SCHEMA', 'SCHEMA', quote_ident(n.nspname), n.nspowner, true, n.nspacl
                 FROM pg_namespace n WHERE n.nspname = ANY($1)
               UNION ALL
                 SELECT 'pg_class'::regclass, c.oid,
-                    CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
+                    CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
+                         WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
                     CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
                     quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relowner,
                     NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                                 AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')),
                     c.relacl
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+                WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
               UNION ALL
                 SELECT 'pg_proc'::regclass, p.oid,
                     CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
@@ -121,18 +155,44 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
               UNION ALL
                 SELECT 'pg_statistic_ext'::regclass, s.oid, 'STATISTICS', NULL,
                     quote_ident(n.nspname) || '.' || quote_ident(s.stxname), s.stxowner, true, NULL
-                FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE n.nspname = ANY($1))
-            SELECT o.kind, o.grant_kind, o.identity, NULL::text, pg_get_userbyid(o.owner), o.own_owner,
-                o.acl IS NOT NULL, {}
-            FROM objects o WHERE {NOT_IN_EXTENSION}
+                FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE n.nspname = ANY($1)
+              UNION ALL
+                SELECT 'pg_foreign_data_wrapper'::regclass, w.oid, 'FOREIGN DATA WRAPPER', 'FOREIGN DATA WRAPPER', {},
+                    w.fdwowner, true, w.fdwacl
+                FROM pg_foreign_data_wrapper w
+              UNION ALL
+                SELECT 'pg_foreign_server'::regclass, s.oid, 'SERVER', 'FOREIGN SERVER', {}, s.srvowner, true, s.srvacl
+                FROM pg_foreign_server s
+              UNION ALL
+                SELECT 'pg_publication'::regclass, p.oid, 'PUBLICATION', NULL, {}, p.pubowner, true, NULL
+                FROM pg_publication p
+              UNION ALL
+                SELECT 'pg_subscription'::regclass, s.oid, 'SUBSCRIPTION', NULL, {}, s.subowner,
+                    true, NULL
+                FROM pg_subscription s WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+              UNION ALL
+                SELECT 'pg_event_trigger'::regclass, e.oid, 'EVENT TRIGGER', NULL, {}, e.evtowner,
+                    true, NULL
+                FROM pg_event_trigger e WHERE {WHOLE_DATABASE})
+            SELECT o.kind, o.grant_kind, o.identity, NULL::text, pg_get_userbyid(o.owner),
+                o.own_owner AND {not_in_extension}, o.acl IS NOT NULL, {}
+            FROM objects o
+            -- an extension's member, only for privileges changed since the extension made it
+            WHERE {not_in_extension} OR o.acl IS DISTINCT FROM (SELECT i.initprivs FROM pg_init_privs i
+                  WHERE i.classoid = o.classid AND i.objoid = o.oid AND i.objsubid = 0)
             UNION ALL
             SELECT 'TABLE', 'TABLE', quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname::text,
                 pg_get_userbyid(c.relowner), false, true, {}
             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = ANY($1) AND a.attacl IS NOT NULL AND NOT a.attisdropped
             ORDER BY 1, 3, 4 NULLS FIRST",
-            exploded("o.acl"),
-            exploded("a.attacl"),
+            quoted("w.fdwname"),
+            quoted("s.srvname"),
+            quoted("p.pubname"),
+            quoted("s.subname"),
+            quoted("e.evtname"),
+            exploded("o.acl", "o.owner"),
+            exploded("a.attacl", "c.relowner"),
         );
         Ok(self
             .rows("owners and privileges", &sql)
@@ -161,10 +221,9 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN 'FUNCTIONS'
                      WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END, {}
             FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
-            WHERE n.nspname = ANY($1) OR (d.defaclnamespace = 0 AND NOT EXISTS (SELECT 1 FROM pg_namespace x
-                  WHERE x.nspname !~ '^pg_' AND x.nspname <> 'information_schema' AND NOT x.nspname = ANY($1)))
+            WHERE n.nspname = ANY($1) OR (d.defaclnamespace = 0 AND {WHOLE_DATABASE})
             ORDER BY 1, 2 NULLS FIRST, 3",
-            exploded("d.defaclacl")
+            exploded("d.defaclacl", "d.defaclrole")
         );
         Ok(self
             .rows("default privileges", &sql)
@@ -180,49 +239,63 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
     }
 }
 
-impl super::Catalog {
+impl Access {
     /// Every role the catalog names: owners, grantees, policies' and default privileges'.
-    pub fn roles(&self) -> std::collections::BTreeSet<String> {
-        let mut roles = std::collections::BTreeSet::new();
-        for a in &self.access {
+    pub fn roles(&self) -> BTreeSet<String> {
+        let mut roles = BTreeSet::new();
+        for a in &self.objects {
             if a.has_own_owner || a.acl.is_some() {
                 roles.extend(a.owner.clone());
             }
-            let grants = a.acl.iter().flatten();
-            roles.extend(grants.filter_map(|g| g.grantee.clone()));
+            for g in a.acl.iter().flatten() {
+                roles.extend(g.grantee.iter().chain(&g.grantor).cloned());
+            }
         }
         for d in &self.default_privileges {
             roles.insert(d.role.clone());
-            roles.extend(d.grants.iter().filter_map(|g| g.grantee.clone()));
+            for g in &d.grants {
+                roles.extend(g.grantee.iter().chain(&g.grantor).cloned());
+            }
         }
         for p in &self.policies {
             roles.extend(p.roles.iter().cloned());
         }
+        roles.extend(self.user_mappings.iter().filter_map(|m| m.user.clone()));
         roles
     }
 
-    /// `--no-owner`: every object belongs to whoever recreates it.
+    /// `--no-owner`: every object belongs to whoever recreates it, who makes every grant.
     pub fn without_owners(&mut self) {
-        for a in &mut self.access {
+        for a in &mut self.objects {
             a.has_own_owner = false;
+            for g in a.acl.iter_mut().flatten() {
+                g.grantor = None;
+            }
+        }
+        for g in self
+            .default_privileges
+            .iter_mut()
+            .flat_map(|d| &mut d.grants)
+        {
+            g.grantor = None;
         }
     }
 
     /// `--no-privileges`: objects keep the privileges they are created with.
     pub fn without_privileges(&mut self) {
-        for a in &mut self.access {
+        for a in &mut self.objects {
             a.acl = None;
         }
         self.default_privileges.clear();
     }
 
     /// Leaves out everything that names one of `missing`: owners, grants, default
-    /// privileges, and a policy's role (the policy itself once it has no role left, rather
+    /// privileges, user mappings, and a policy's role (the policy itself once it has no role left, rather
     /// than widening it to PUBLIC). Returns one line for each thing left out.
-    pub fn without_roles(&mut self, missing: &std::collections::BTreeSet<String>) -> Vec<String> {
+    pub fn without_roles(&mut self, missing: &BTreeSet<String>) -> Vec<String> {
         let gone = |role: &String| missing.contains(role);
         let mut left_out = Vec::new();
-        for a in &mut self.access {
+        for a in &mut self.objects {
             let what = match &a.column {
                 Some(column) => format!("{}.{column}", a.identity),
                 None => a.identity.clone(),
@@ -234,7 +307,11 @@ impl super::Catalog {
                 a.owner = None;
             }
             if let Some(acl) = &mut a.acl {
-                acl.retain(|g| {
+                acl.retain_mut(|g| {
+                    if g.grantor.as_ref().is_some_and(gone) {
+                        left_out.push(format!("grantor of a grant on {what}"));
+                        g.grantor = None;
+                    }
                     let keep = !g.grantee.as_ref().is_some_and(gone);
                     if !keep {
                         left_out.push(format!("grant on {what}"));
@@ -261,6 +338,17 @@ impl super::Catalog {
             }
             keep
         });
+        self.user_mappings.retain(|m| {
+            let keep = !m.user.as_ref().is_some_and(gone);
+            if !keep {
+                left_out.push(format!(
+                    "user mapping of {} on server {}",
+                    m.user.as_deref().unwrap_or_default(),
+                    m.server
+                ));
+            }
+            keep
+        });
         left_out.sort();
         left_out.dedup();
         left_out
@@ -272,26 +360,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exploded_items_group_by_grantee_and_grant_option() {
+    fn exploded_items_group_by_grantee_grant_option_and_grantor() {
         let items = [
-            "SELECT false alice",
-            "INSERT false alice",
-            "UPDATE true alice",
-            "USAGE false ",
-            "SELECT false bob smith",
+            "SELECT false  alice",
+            "INSERT false  alice",
+            "UPDATE true  alice",
+            "USAGE false  ",
+            "SELECT false  bob smith",
+            "SELECT false alice carol",
         ];
-        let grants = grants(items.iter().map(|s| s.to_string()).collect());
-        let summary: Vec<(Option<&str>, usize, bool)> = grants
+        let items = items.iter().map(|s| s.replacen(' ', "\u{1f}", 3)).collect();
+        let grants = grants(items);
+        let summary: Vec<(Option<&str>, usize, bool, Option<&str>)> = grants
             .iter()
-            .map(|g| (g.grantee.as_deref(), g.privileges.len(), g.grantable))
+            .map(|g| {
+                (
+                    g.grantee.as_deref(),
+                    g.privileges.len(),
+                    g.grantable,
+                    g.grantor.as_deref(),
+                )
+            })
             .collect();
         assert_eq!(
             summary,
             [
-                (Some("alice"), 2, false),
-                (Some("alice"), 1, true),
-                (None, 1, false),
-                (Some("bob smith"), 1, false)
+                (Some("alice"), 2, false, None),
+                (Some("alice"), 1, true, None),
+                (None, 1, false, None),
+                (Some("bob smith"), 1, false, None),
+                (Some("carol"), 1, false, Some("alice")),
             ]
         );
     }

@@ -2,21 +2,27 @@
 //! one repeatable-read snapshot. Tables (columns, keys, partitions), sequences, indexes,
 //! views and comments are read here ([`queries`]); types and collations in [`types`];
 //! functions and aggregates in [`routines`]; triggers, rules, policies and statistics in
-//! [`table_objects`]; owners and privileges in [`access`].
+//! [`table_objects`]; publications, subscriptions and event triggers in
+//! [`database_objects`]; foreign data wrappers, servers and tables in [`foreign`]; owners
+//! and privileges in [`access`].
 //!
 //! Queries run with `search_path = pg_catalog`, as pg_dump does, so every name the server
 //! renders (`format_type`, `pg_get_expr`, `pg_get_viewdef`, ...) comes back schema-qualified
 //! and the DDL built from it means the same thing in any database.
 
 mod access;
+mod database_objects;
+mod foreign;
 mod queries;
 mod routines;
 mod table_objects;
 mod types;
 
-pub use access::{DefaultPrivileges, Grant, ObjectAccess};
+pub use access::{Access, DefaultPrivileges, Grant, ObjectAccess};
+pub use database_objects::{EventTrigger, Publication, PublishedTable, Subscription};
+pub use foreign::{ForeignDataWrapper, ForeignServer, ForeignTable, UserMapping};
 pub use routines::{Aggregate, Function};
-pub use table_objects::{Policy, Rule, Statistics, Trigger};
+pub use table_objects::{Firing, Policy, Rule, Statistics, Trigger};
 pub use types::{Collation, CompositeType, Domain, EnumType, RangeType};
 
 use tokio_postgres::Transaction;
@@ -44,12 +50,18 @@ pub struct Catalog {
     pub aggregates: Vec<Aggregate>,
     pub triggers: Vec<Trigger>,
     pub rules: Vec<Rule>,
-    pub policies: Vec<Policy>,
     pub statistics: Vec<Statistics>,
+    pub foreign_data_wrappers: Vec<ForeignDataWrapper>,
+    pub foreign_servers: Vec<ForeignServer>,
+    /// Their definitions only: their rows live on their servers.
+    pub foreign_tables: Vec<ForeignTable>,
+    pub publications: Vec<Publication>,
+    pub subscriptions: Vec<Subscription>,
+    pub event_triggers: Vec<EventTrigger>,
     pub comments: Vec<Comment>,
-    /// Owners and privileges of every object above, and of the schemas.
-    pub access: Vec<ObjectAccess>,
-    pub default_privileges: Vec<DefaultPrivileges>,
+    /// Policies, owners and privileges of every object above and of the schemas, default
+    /// privileges.
+    pub access: Access,
 }
 
 #[derive(Debug, Clone)]
@@ -340,6 +352,35 @@ impl Catalog {
                         .is_some_and(|(s, n, _)| (s, n) == (&table.schema, &table.name))
                 })
         })
+    }
+
+    /// What to empty for `table`: the table, or, when some of its partitions are foreign
+    /// tables (whose rows live on another server and stay there), each of its own leaf
+    /// partitions.
+    pub fn local_heaps(&self, table: &Table) -> Vec<String> {
+        let foreign = self.foreign_tables.iter().any(|f| {
+            f.partition_of
+                .as_ref()
+                .is_some_and(|p| self.is_within(&p.parent, table))
+        });
+        if !foreign {
+            return vec![table.from_clause()];
+        }
+        self.tables
+            .iter()
+            .filter(|t| !t.is_partitioned() && self.is_partition_of(t, table))
+            .map(|t| t.from_clause())
+            .collect()
+    }
+
+    /// Whether the relation `name` is `root` or one of its partitions, at any depth.
+    fn is_within(&self, name: &QualifiedName, root: &Table) -> bool {
+        (&name.0, &name.1) == (&root.schema, &root.name)
+            || self
+                .tables
+                .iter()
+                .find(|t| (&t.schema, &t.name) == (&name.0, &name.1))
+                .is_some_and(|t| self.is_partition_of(t, root))
     }
 
     /// Whether `table` is a partition of `root`, at any depth.

@@ -5,11 +5,25 @@ use std::collections::HashMap;
 use tokio_postgres::{GenericClient, Row};
 
 use super::{
-    Catalog, Column, Comment, Constraint, ConstraintKind, Extension, Index, PartitionOf,
+    Access, Catalog, Column, Comment, Constraint, ConstraintKind, Extension, Index, PartitionOf,
     QualifiedName, Sequence, Table, View,
 };
 use crate::error::{Error, Result};
-use crate::postgres::connect::DbUrl;
+use crate::postgres::connect::{DbUrl, quote_ident};
+
+/// True when the query's schemas (`$1`) are every user schema of the database: a catalog of
+/// the whole database, which takes the objects that belong to no schema (pg_dump's rule).
+pub(super) const WHOLE_DATABASE: &str = "NOT EXISTS (SELECT 1 FROM pg_namespace x
+    WHERE x.nspname !~ '^pg_' AND x.nspname <> 'information_schema' AND NOT x.nspname = ANY($1))";
+
+/// True for an object (of catalog `class`, an SQL expression) an extension did not create:
+/// the extension brings it back.
+pub(super) fn not_in_extension(class: &str, oid: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = {class}
+             AND x.objid = {oid} AND x.deptype = 'e')"
+    )
+}
 
 pub(crate) struct Queries<'a, C> {
     pub(super) client: &'a C,
@@ -43,6 +57,21 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 url: url.redacted(),
             });
         }
+        let publications = self.publications().await?;
+        let subscriptions = self.subscriptions().await?;
+        let foreign_data_wrappers = self.foreign_data_wrappers().await?;
+        let foreign_servers = self.foreign_servers().await?;
+        let user_mappings = self.user_mappings(&foreign_servers).await?;
+        let mut objects = self.access().await?;
+        // The owners and privileges of the objects of the database read (the query lists all).
+        let named = |name: &String, a: &super::ObjectAccess| quote_ident(name) == a.identity;
+        objects.retain(|a| match a.kind.as_str() {
+            "PUBLICATION" => publications.iter().any(|p| named(&p.name, a)),
+            "SUBSCRIPTION" => subscriptions.iter().any(|s| named(&s.name, a)),
+            "FOREIGN DATA WRAPPER" => foreign_data_wrappers.iter().any(|w| named(&w.name, a)),
+            "SERVER" => foreign_servers.iter().any(|s| named(&s.name, a)),
+            _ => true,
+        });
         let sequences = self.sequences().await?;
         let mut tables = self.tables().await?;
         self.attach_columns(&mut tables, &sequences).await?;
@@ -72,18 +101,28 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
             aggregates: self.aggregates().await?,
             triggers: self.triggers().await?,
             rules: self.rules().await?,
-            policies: self.policies().await?,
             statistics: self.statistics().await?,
+            publications,
+            subscriptions,
+            foreign_data_wrappers,
+            foreign_servers,
+            foreign_tables: self.foreign_tables().await?,
+            event_triggers: self.event_triggers().await?,
             comments: self.comments().await?,
-            access: self.access().await?,
-            default_privileges: self.default_privileges().await?,
+            access: Access {
+                policies: self.policies().await?,
+                user_mappings,
+                objects,
+                default_privileges: self.default_privileges().await?,
+            },
         })
     }
 
     async fn extensions(&self) -> Result<Vec<Extension>> {
         // An extension is needed when it lives in one of the schemas, or when an object of
         // theirs (a column type, a default, a view, a function) depends on one of its members.
-        let sql = "SELECT e.extname::text, n.nspname::text
+        let sql = format!(
+            "SELECT e.extname::text, n.nspname::text
             FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
             WHERE e.extname <> 'plpgsql' AND (n.nspname = ANY($1) OR EXISTS (
                 SELECT 1 FROM pg_depend m
@@ -97,10 +136,19 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                              JOIN pg_class c ON c.oid = r.ev_class WHERE r.oid = d.objid)
                         WHEN 'pg_proc'::regclass THEN (SELECT pronamespace FROM pg_proc WHERE oid = d.objid)
                         WHEN 'pg_type'::regclass THEN (SELECT typnamespace FROM pg_type WHERE oid = d.objid)
-                      END) = ANY($1)))
-            ORDER BY 1";
+                      END) = ANY($1))
+                -- a foreign data wrapper of the extension's that a server of the catalog uses
+                OR EXISTS (SELECT 1 FROM pg_depend m JOIN pg_foreign_server s ON s.srvfdw = m.objid
+                    WHERE m.classid = 'pg_foreign_data_wrapper'::regclass AND m.refclassid = 'pg_extension'::regclass
+                      AND m.refobjid = e.oid AND m.deptype = 'e'
+                      AND ({WHOLE_DATABASE}
+                           OR EXISTS (SELECT 1 FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
+                               JOIN pg_namespace n ON n.oid = c.relnamespace
+                               WHERE ft.ftserver = s.oid AND n.nspname = ANY($1)))))
+            ORDER BY 1"
+        );
         Ok(self
-            .rows("extensions", sql)
+            .rows("extensions", &sql)
             .await?
             .iter()
             .map(|r| Extension {
@@ -380,14 +428,14 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
         for r in self.rows("comments", sql).await? {
             let (kind, identity): (String, String) = (r.get(0), r.get(1));
             let (object_kind, identity) = match kind.as_str() {
-                "table column" | "view column" | "materialized view column" => {
-                    ("COLUMN".to_string(), identity)
-                }
-                "table constraint" | "trigger" | "domain constraint" | "rule" | "policy" => {
+                "table column"
+                | "view column"
+                | "materialized view column"
+                | "foreign table column" => ("COLUMN".to_string(), identity),
+                "table constraint" | "trigger" | "domain constraint" | "rule" => {
                     let keyword = match kind.as_str() {
                         "trigger" => "TRIGGER",
                         "rule" => "RULE",
-                        "policy" => "POLICY",
                         _ => "CONSTRAINT",
                     };
                     let on = if kind == "domain constraint" {
@@ -400,11 +448,11 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                     };
                     (keyword.to_string(), format!("{name}{on}{table}"))
                 }
-                "table" | "view" | "materialized view" | "sequence" | "index" | "function"
-                | "procedure" | "aggregate" | "schema" | "type" | "domain" | "collation" => {
-                    (kind.to_uppercase(), identity)
-                }
+                "table" | "view" | "materialized view" | "foreign table" | "sequence" | "index"
+                | "function" | "procedure" | "aggregate" | "schema" | "type" | "domain"
+                | "collation" => (kind.to_uppercase(), identity),
                 "statistics object" => ("STATISTICS".to_string(), identity),
+                // A policy's comment goes with the policy (see `Policy::comment`).
                 _ => continue,
             };
             comments.push(Comment {

@@ -40,6 +40,12 @@ pub struct RangeType {
     pub name: String,
     /// `subtype = .., multirange_type_name = .., ..`: the options that differ from the defaults.
     pub options: String,
+    /// Its `subtype_diff` or `canonical` function is one of the catalog's own: the type is
+    /// created after the functions (after a shell type, for a `canonical` one).
+    pub after_functions: bool,
+    /// Its `canonical` function is one of the catalog's own: it takes the type, so a shell
+    /// of the type comes first.
+    pub needs_shell: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -130,7 +136,13 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
     pub(super) async fn range_types(&self) -> Result<Vec<RangeType>> {
         // The multirange's name is always given (pg_dump does too); the operator class and
         // the collation only when they are not the subtype's defaults.
-        let sql = "SELECT n.nspname, t.typname, concat_ws(', ',
+        let own_function = |f: &str| {
+            format!(
+                "EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace pn ON pn.oid = p.pronamespace
+                 WHERE p.oid = {f} AND pn.nspname = ANY($1))"
+            )
+        };
+        let sql = format!("SELECT n.nspname, t.typname, concat_ws(', ',
                 'subtype = ' || format_type(r.rngsubtype, NULL),
                 'multirange_type_name = ' || format_type(nullif((to_jsonb(r) ->> 'rngmultitypid')::oid, 0), NULL),
                 CASE WHEN NOT oc.opcdefault
@@ -138,22 +150,29 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation
                      THEN 'collation = ' || quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END,
                 CASE WHEN r.rngcanonical <> 0 THEN 'canonical = ' || r.rngcanonical::regproc END,
-                CASE WHEN r.rngsubdiff <> 0 THEN 'subtype_diff = ' || r.rngsubdiff::regproc END)
+                CASE WHEN r.rngsubdiff <> 0 THEN 'subtype_diff = ' || r.rngsubdiff::regproc END),
+                {} OR {}, {}
             FROM pg_range r JOIN pg_type t ON t.oid = r.rngtypid JOIN pg_namespace n ON n.oid = t.typnamespace
             JOIN pg_type st ON st.oid = r.rngsubtype
             JOIN pg_opclass oc ON oc.oid = r.rngsubopc JOIN pg_namespace ocn ON ocn.oid = oc.opcnamespace
             LEFT JOIN pg_collation co ON co.oid = r.rngcollation LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
             WHERE n.nspname = ANY($1) AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass
                   AND x.objid = t.oid AND x.deptype = 'e')
-            ORDER BY t.oid";
+            ORDER BY t.oid",
+            own_function("r.rngsubdiff"),
+            own_function("r.rngcanonical"),
+            own_function("r.rngcanonical"),
+        );
         Ok(self
-            .rows("range types", sql)
+            .rows("range types", &sql)
             .await?
             .iter()
             .map(|r| RangeType {
                 schema: r.get(0),
                 name: r.get(1),
                 options: r.get(2),
+                after_functions: r.get(3),
+                needs_shell: r.get(4),
             })
             .collect())
     }

@@ -22,7 +22,8 @@ pub(super) fn row_security(t: &Table) -> Vec<String> {
     out
 }
 
-pub(super) fn create_policy(p: &Policy) -> String {
+/// `CREATE POLICY` unless it exists, and its comment.
+pub(super) fn create_policy(p: &Policy) -> Vec<String> {
     let table = qualified(&p.schema, &p.table);
     let roles = if p.roles.is_empty() {
         "PUBLIC".to_string()
@@ -45,19 +46,29 @@ pub(super) fn create_policy(p: &Policy) -> String {
     if let Some(check) = &p.with_check {
         create.push_str(&format!(" WITH CHECK ({check})"));
     }
-    if_missing(
+    let mut out = vec![if_missing(
         &format!(
             "SELECT 1 FROM pg_policy WHERE polname = {} AND polrelid = {}::regclass",
             quote_literal(&p.name),
             quote_literal(&table)
         ),
         &create,
-    )
+    )];
+    out.extend(p.comment.as_ref().map(|text| {
+        format!(
+            "COMMENT ON POLICY {} ON {table} IS {}",
+            quote_ident(&p.name),
+            quote_literal(text)
+        )
+    }));
+    out
 }
 
-/// `ALTER .. OWNER TO`, for an object whose owner is its own and known.
+/// `ALTER .. OWNER TO`, for an object whose owner is its own and known (an event
+/// trigger's is set when it is created, last).
 pub(super) fn owner(a: &ObjectAccess) -> Option<String> {
-    let owner = a.owner.as_ref().filter(|_| a.has_own_owner)?;
+    let owner = (a.owner.as_ref())
+        .filter(|_| a.has_own_owner && a.kind != super::database::EVENT_TRIGGER)?;
     Some(format!(
         "ALTER {} {} OWNER TO {}",
         a.kind,
@@ -90,13 +101,20 @@ pub(super) fn privileges(a: &ObjectAccess) -> Vec<String> {
                 .collect(),
             None => grant.privileges.clone(),
         };
-        out.push(format!(
-            "GRANT {} {on} {}",
-            privileges.join(", "),
-            to(grant)
+        out.push(as_grantor(
+            grant,
+            format!("GRANT {} {on} {}", privileges.join(", "), to(grant)),
         ));
     }
     out
+}
+
+/// `statement` made as the grant's grantor, when that is not the owner (as pg_dump does).
+fn as_grantor(grant: &Grant, statement: String) -> String {
+    match &grant.grantor {
+        Some(grantor) => format!("SET ROLE {}; {statement}; RESET ROLE", quote_ident(grantor)),
+        None => statement,
+    }
 }
 
 /// `ALTER DEFAULT PRIVILEGES`; a role's database-wide defaults replace the built-in ones,
@@ -113,11 +131,14 @@ pub(super) fn default_privileges(d: &DefaultPrivileges) -> Vec<String> {
         )),
     }
     for grant in &d.grants {
-        out.push(format!(
-            "{prefix} GRANT {} ON {} {}",
-            grant.privileges.join(", "),
-            d.objects,
-            to(grant)
+        out.push(as_grantor(
+            grant,
+            format!(
+                "{prefix} GRANT {} ON {} {}",
+                grant.privileges.join(", "),
+                d.objects,
+                to(grant)
+            ),
         ));
     }
     out

@@ -2,23 +2,28 @@
 //!
 //! Order: schemas, the extensions their objects use, collations, enum, domain, composite
 //! and range types, functions that need no table, sequences, tables, sequence ownership,
-//! keys/unique/check/exclusion constraints, foreign keys (after every table), functions
-//! that read tables, aggregates (after the functions they call), views (each after the
-//! views it reads), indexes (after materialized views, which can carry them), extended
-//! statistics, replica identities, row-level security and policies, rules, triggers,
-//! comments, owners, privileges, and default privileges last (so they apply to nothing
-//! the script creates). Every statement is written so that running the script again
+//! foreign data wrappers, servers and foreign tables, keys/unique/check/exclusion
+//! constraints, foreign keys (after every table), functions that read tables, aggregates
+//! (after the functions they call), views (each after the views it reads), indexes (after
+//! materialized views, which can carry them), extended statistics, replica identities,
+//! row-level security, rules and triggers (with how they fire), publications,
+//! subscriptions, comments; then policies, user mappings, owners, privileges and default
+//! privileges (so they apply to nothing the script creates); event triggers last (so they
+//! fire for nothing the script does). Every statement is written so that running the script again
 //! changes nothing: `IF NOT EXISTS`, `OR REPLACE`, or a `DO` block that checks the catalog
 //! first.
 
 mod access;
+mod database;
+mod foreign;
 mod tables;
 mod types;
 
 use std::fmt::Write as _;
 
-use crate::postgres::catalog::{Catalog, Extension, Statistics, View};
+use crate::postgres::catalog::{Access, Catalog, Extension, Firing, Statistics, View};
 use crate::postgres::connect::{quote_ident, quote_literal};
+pub use database::event_triggers;
 pub use tables::{TableDdl, table_ddl};
 use tables::{
     create_sequence, create_table, foreign_keys, indexes, keys_and_checks, replica_identity,
@@ -32,11 +37,33 @@ pub fn statements(catalog: &Catalog) -> Vec<String> {
         post_data,
     } = sections(catalog);
     pre_data.extend(post_data);
+    pre_data.extend(access_statements(&catalog.access));
+    pre_data.extend(event_triggers(&catalog.event_triggers, &catalog.access));
     pre_data
 }
 
-/// [`statements`] in two parts, as pg_dump's sections: what rows need to be loaded, and
-/// what follows them (keys, foreign keys, views, indexes, triggers, privileges, ..).
+/// Row-level security policies, user mappings, owners, privileges and default privileges
+/// (last, so they apply to nothing the script creates): what follows [`sections`].
+pub fn access_statements(access: &Access) -> Vec<String> {
+    let mut out: Vec<String> = access
+        .policies
+        .iter()
+        .flat_map(access::create_policy)
+        .collect();
+    out.extend(access.user_mappings.iter().map(foreign::user_mapping));
+    out.extend(access.objects.iter().filter_map(access::owner));
+    out.extend(access.objects.iter().flat_map(access::privileges));
+    out.extend(
+        access
+            .default_privileges
+            .iter()
+            .flat_map(access::default_privileges),
+    );
+    out
+}
+
+/// [`statements`] but [`access_statements`] in two parts, as pg_dump's sections: what rows
+/// need to be loaded, and what follows them (keys, foreign keys, views, indexes, triggers, ..).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sections {
     pub pre_data: Vec<String>,
@@ -58,13 +85,23 @@ pub fn sections(catalog: &Catalog) -> Sections {
     out.extend(catalog.enums.iter().map(types::create_enum));
     out.extend(catalog.domains.iter().map(types::create_domain));
     out.extend(catalog.composite_types.iter().map(types::create_composite));
-    out.extend(catalog.range_types.iter().map(types::create_range));
+    // A range type whose subtype_diff or canonical function is the catalog's own comes
+    // after the functions (a canonical one takes the type: its shell goes first).
+    let (own_function_ranges, ranges): (Vec<_>, Vec<_>) =
+        catalog.range_types.iter().partition(|r| r.after_functions);
+    out.extend(ranges.into_iter().map(types::create_range));
+    let shells = own_function_ranges.iter().filter(|r| r.needs_shell);
+    out.extend(shells.map(|r| types::range_shell(r)));
     let (late, early): (Vec<_>, Vec<_>) = catalog.functions.iter().partition(|f| f.needs_tables);
     out.extend(early.iter().map(|f| f.definition.clone()));
+    out.extend(own_function_ranges.into_iter().map(types::create_range));
     out.extend(catalog.sequences.iter().map(create_sequence));
     let tables = catalog.tables_in_creation_order();
     out.extend(tables.iter().map(|t| create_table(catalog, t)));
     out.extend(catalog.sequences.iter().filter_map(sequence_owner));
+    out.extend(catalog.foreign_data_wrappers.iter().map(foreign::wrapper));
+    out.extend(catalog.foreign_servers.iter().map(foreign::server));
+    out.extend(catalog.foreign_tables.iter().map(foreign::table));
     let pre_data = std::mem::take(&mut out);
     out.extend(keys_and_checks(&tables));
     out.extend(foreign_keys(&tables));
@@ -75,12 +112,31 @@ pub fn sections(catalog: &Catalog) -> Sections {
     out.extend(catalog.statistics.iter().flat_map(create_statistics));
     out.extend(tables.iter().filter_map(|t| replica_identity(t)));
     out.extend(tables.iter().flat_map(|t| access::row_security(t)));
-    out.extend(catalog.policies.iter().map(access::create_policy));
-    out.extend(catalog.rules.iter().map(|r| {
-        r.definition
-            .replacen("CREATE RULE", "CREATE OR REPLACE RULE", 1)
-    }));
+    for rule in &catalog.rules {
+        out.push(
+            rule.definition
+                .replacen("CREATE RULE", "CREATE OR REPLACE RULE", 1),
+        );
+        out.extend(firing(
+            "RULE",
+            &rule.schema,
+            &rule.table,
+            &rule.name,
+            rule.firing,
+        ));
+    }
     for trigger in &catalog.triggers {
+        let fires = firing(
+            "TRIGGER",
+            &trigger.schema,
+            &trigger.table,
+            &trigger.name,
+            trigger.firing,
+        );
+        if trigger.cloned {
+            out.extend(fires);
+            continue;
+        }
         out.push(if trigger.is_constraint {
             if_missing(
                 &format!(
@@ -95,7 +151,10 @@ pub fn sections(catalog: &Catalog) -> Sections {
                 .definition
                 .replacen("CREATE TRIGGER", "CREATE OR REPLACE TRIGGER", 1)
         });
+        out.extend(fires);
     }
+    out.extend(catalog.publications.iter().flat_map(database::publication));
+    out.extend(catalog.subscriptions.iter().map(database::subscription));
     for comment in &catalog.comments {
         out.push(format!(
             "COMMENT ON {} {} IS {}",
@@ -104,18 +163,22 @@ pub fn sections(catalog: &Catalog) -> Sections {
             quote_literal(&comment.text)
         ));
     }
-    out.extend(catalog.access.iter().filter_map(access::owner));
-    out.extend(catalog.access.iter().flat_map(access::privileges));
-    out.extend(
-        catalog
-            .default_privileges
-            .iter()
-            .flat_map(access::default_privileges),
-    );
     Sections {
         pre_data,
         post_data: out,
     }
+}
+
+/// `ALTER TABLE .. DISABLE | ENABLE REPLICA | ENABLE ALWAYS TRIGGER | RULE ..` for one that
+/// does not fire by default (a re-created one does).
+fn firing(what: &str, schema: &str, table: &str, name: &str, firing: Firing) -> Option<String> {
+    firing.alter_words().map(|words| {
+        format!(
+            "ALTER TABLE {} {words} {what} {}",
+            qualified(schema, table),
+            quote_ident(name)
+        )
+    })
 }
 
 /// `CREATE STATISTICS`, and its statistics target when set.

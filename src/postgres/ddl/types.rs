@@ -54,12 +54,20 @@ pub(super) fn create_composite(t: &CompositeType) -> String {
     if_missing(&type_exists(&t.schema, &t.name), &create)
 }
 
+/// `CREATE TYPE .. AS RANGE`, unless it exists (a shell of it does not count).
 pub(super) fn create_range(t: &RangeType) -> String {
     let create = format!(
         "CREATE TYPE {} AS RANGE ({})",
         qualified(&t.schema, &t.name),
         t.options
     );
+    let defined = format!("{} AND t.typisdefined", type_exists(&t.schema, &t.name));
+    if_missing(&defined, &create)
+}
+
+/// The shell a range type's own `canonical` function is declared with, before the type.
+pub(super) fn range_shell(t: &RangeType) -> String {
+    let create = format!("CREATE TYPE {}", qualified(&t.schema, &t.name));
     if_missing(&type_exists(&t.schema, &t.name), &create)
 }
 
