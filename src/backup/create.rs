@@ -11,7 +11,7 @@ use super::manifest::{
     self, ColumnEntry, DatabaseSchema, FORMAT_VERSION, FileEntry, Manifest, SequenceState,
     SnapshotInfo, TableEntry,
 };
-use super::signing::SigningKey;
+use super::signing::{KEY_ENV, SigningKey};
 use crate::blocking::spawn_blocking;
 use crate::error::{Error, Result};
 use crate::formats::{BatchEncoder, Compression, FileFormat};
@@ -22,6 +22,7 @@ use crate::postgres::ddl::{sections, table_ddl};
 use crate::postgres::read::{ReadOptions, Snapshot};
 use crate::postgres::selection::TableSelection;
 use crate::postgres::source::{Source, SourceOptions};
+use crate::storage::encryption::{self, FileCipher};
 use crate::storage::{Location, ObjectWriter, S3Options, check_location};
 
 /// Default bound on one data file: a large table is split into files of about this size.
@@ -42,6 +43,9 @@ pub struct BackupOptions {
     pub max_file_size: u64,
     /// Re-read the backup after writing it (as `backup verify` does).
     pub verify: bool,
+    /// Encrypt the data files at rest with a key derived from `LAKESHIFT_BACKUP_KEY`, which
+    /// also signs the manifest (see `storage::encryption`).
+    pub encrypt: bool,
     #[serde(flatten)]
     pub read: ReadOptions,
     pub s3: S3Options,
@@ -56,6 +60,7 @@ impl Default for BackupOptions {
             compression: None,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             verify: false,
+            encrypt: false,
             read: ReadOptions::default(),
             s3: S3Options::default(),
         }
@@ -144,6 +149,18 @@ impl BackupJob {
         let started = Instant::now();
         let options = &self.options;
         let key = SigningKey::from_env()?;
+        let cipher = match (&key, options.encrypt) {
+            (_, false) => None,
+            (Some(key), true) => Some(key.file_cipher()),
+            (None, true) => {
+                return Err(Error::option(
+                    "encrypt",
+                    format!(
+                        "needs a key: set {KEY_ENV} (32 bytes or more, e.g. `openssl rand -hex 32`)"
+                    ),
+                ));
+            }
+        };
         let source = Source::open(&self.source, options, self.progress).await?;
         let to = Location::parse(&options.to, &options.s3)?;
         let created_at = chrono::Utc::now();
@@ -165,10 +182,11 @@ impl BackupJob {
                 .unwrap_or(options.format.default_compression()),
             tables: Vec::new(),
             database: self.whole_schema(&source),
+            encryption: cipher.as_ref().map(|_| encryption::SCHEME.to_string()),
         };
         tracing::info!(backup = %backup_id, at = %to, tables = source.tables().len(), "backup started");
         for table in source.tables() {
-            match self.back_up_table(&dir, &source, table, &manifest).await {
+            match (self.back_up_table(&dir, &source, table, &manifest, cipher.as_ref())).await {
                 Ok(entry) => manifest.tables.push(entry),
                 Err(e) => {
                     // No manifest is written: the backup stays incomplete. Its files go too.
@@ -205,6 +223,7 @@ impl BackupJob {
         source: &Source,
         table: &Table,
         manifest: &Manifest,
+        cipher: Option<&FileCipher>,
     ) -> Result<TableEntry> {
         let started = Instant::now();
         let columns = source.columns(table);
@@ -219,7 +238,7 @@ impl BackupJob {
             let encoder = manifest
                 .file_format
                 .encoder(&schema, &table.name, manifest.compression);
-            async move { OpenFile::start(dir, path, encoder?).await }
+            async move { OpenFile::start(dir, path, encoder?, cipher).await }
         };
         let mut files = Vec::new();
         let mut batches = stream.map_err(Error::from);
@@ -273,9 +292,14 @@ struct OpenFile {
 }
 
 impl OpenFile {
-    async fn start(dir: &Location, path: String, encoder: Box<dyn BatchEncoder>) -> Result<Self> {
+    async fn start(
+        dir: &Location,
+        path: String,
+        encoder: Box<dyn BatchEncoder>,
+        cipher: Option<&FileCipher>,
+    ) -> Result<Self> {
         Ok(OpenFile {
-            writer: dir.create(&path).await?,
+            writer: dir.create(&path).await?.sealed(cipher),
             path,
             encoder: Some(encoder),
             rows: 0,

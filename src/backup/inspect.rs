@@ -8,6 +8,7 @@ use super::manifest::{FileEntry, Manifest};
 use crate::error::{Error, Result};
 use crate::formats::{FileFormat, READ_BATCH_ROWS};
 use crate::storage::Location;
+use crate::storage::encryption::FileCipher;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
@@ -105,6 +106,7 @@ pub struct VerifyReport {
 pub async fn verify(at: &Location, id: Option<&str>) -> Result<VerifyReport> {
     let manifest = open(at, id).await?;
     let dir = at.child(&manifest.backup_id);
+    let cipher = manifest.file_cipher()?;
     let mut report = VerifyReport {
         backup_id: manifest.backup_id.clone(),
         tables: manifest.tables.len(),
@@ -117,7 +119,13 @@ pub async fn verify(at: &Location, id: Option<&str>) -> Result<VerifyReport> {
         for file in &table.files {
             let ((), decoded) = tokio::try_join!(
                 check_file(&dir, file),
-                count_rows(&dir, file, manifest.file_format, table.columns.len())
+                count_rows(
+                    &dir,
+                    file,
+                    manifest.file_format,
+                    table.columns.len(),
+                    cipher.as_ref()
+                )
             )?;
             if decoded != file.rows {
                 return Err(corrupt(
@@ -186,8 +194,11 @@ async fn count_rows(
     file: &FileEntry,
     format: FileFormat,
     columns: usize,
+    cipher: Option<&FileCipher>,
 ) -> Result<u64> {
-    let stream = format.read(dir, &file.path, READ_BATCH_ROWS).await?;
+    let stream = format
+        .read(dir, &file.path, READ_BATCH_ROWS, cipher)
+        .await?;
     if stream.schema().fields().len() != columns {
         return Err(corrupt(
             dir,

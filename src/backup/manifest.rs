@@ -9,6 +9,7 @@ use crate::formats::{Compression, FileFormat};
 use crate::postgres::catalog::{Access, EventTrigger};
 use crate::postgres::ddl::{Sections, TableDdl};
 use crate::storage::Location;
+use crate::storage::encryption::{self, FileCipher};
 
 /// The manifest's name in a backup directory.
 pub const MANIFEST: &str = "manifest.json";
@@ -35,6 +36,10 @@ pub struct Manifest {
     /// backup recreates around the rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<DatabaseSchema>,
+    /// How the data files are encrypted at rest (`storage::encryption::SCHEME`); `None` for
+    /// plain files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<String>,
 }
 
 /// A backup's whole schema: the two sections a restore runs around the rows, then who may
@@ -122,6 +127,28 @@ impl TableEntry {
 }
 
 impl Manifest {
+    /// The key the data files are opened with: `None` for plain files; an error when they
+    /// are encrypted and no key (or a scheme this build does not know) is at hand.
+    pub fn file_cipher(&self) -> Result<Option<FileCipher>> {
+        let Some(scheme) = &self.encryption else {
+            return Ok(None);
+        };
+        if scheme != encryption::SCHEME {
+            return Err(Error::Invalid(format!(
+                "backup {} is encrypted with {scheme}, which this lakeshift does not know; upgrade it",
+                self.backup_id
+            )));
+        }
+        match SigningKey::from_env()? {
+            Some(key) => Ok(Some(key.file_cipher())),
+            None => Err(Error::Invalid(format!(
+                "backup {} is encrypted: set {} to the key it was made with",
+                self.backup_id,
+                signing::KEY_ENV
+            ))),
+        }
+    }
+
     pub fn rows(&self) -> u64 {
         self.tables.iter().map(|t| t.rows).sum()
     }

@@ -26,6 +26,7 @@ use crate::postgres::read::{conform, read_columns, read_schema};
 use crate::postgres::roles::{check_roles, missing_roles, missing_roles_error};
 use crate::postgres::types::PgKind;
 use crate::postgres::write::{LoadColumns, LoadMode};
+use crate::storage::encryption::FileCipher;
 use crate::storage::{Location, S3Options, check_location};
 
 /// What a restore does with a table that already exists in the target.
@@ -184,6 +185,7 @@ impl RestoreJob {
         let options = &self.options;
         let from = Location::parse(&options.from, &options.s3)?;
         let manifest = open(&from, options.backup.as_deref()).await?;
+        manifest.file_cipher()?; // an encrypted backup without its key: refused before anything
         let entries = self.select(&manifest)?;
         let names = SchemaNames::new(&entries, options.into_schema.as_deref());
         let target_schemas = names.targets();
@@ -343,6 +345,7 @@ impl RestoreJob {
         plan: &mut RestorePlan,
     ) -> Result<()> {
         let whole = self.whole_schema(manifest, plan);
+        let cipher = manifest.file_cipher()?;
         let mut client = self.target.connect().await?;
         let load = Load::begin(&mut client, "the restore").await?;
         let tx = load.tx();
@@ -386,7 +389,7 @@ impl RestoreJob {
             let bar = crate::progress::rows_bar(entry.rows, &entry.name, self.progress);
             let counter = bar.clone();
             let checks = Checksums::default();
-            let batches = file_batches(dir, entry, manifest, schema, &checks)
+            let batches = file_batches(dir, entry, manifest, schema, &checks, cipher.clone())
                 .inspect_ok(move |b| counter.inc(b.num_rows() as u64));
             let rows = load
                 .table(&catalog, table, &columns, LoadMode::Append, batches)
@@ -522,20 +525,28 @@ fn file_batches(
     manifest: &Manifest,
     schema: arrow::datatypes::SchemaRef,
     checks: &Checksums,
+    cipher: Option<FileCipher>,
 ) -> impl Stream<Item = Result<RecordBatch>> + Send + 'static {
     let (dir, format, checks) = (dir.clone(), manifest.file_format, checks.clone());
     let table = entry.qualified();
     futures::stream::iter(entry.files.clone())
         .then(move |file| {
-            let (dir, checks, schema, table) =
-                (dir.clone(), checks.clone(), schema.clone(), table.clone());
+            let (dir, checks, schema, table, cipher) = (
+                dir.clone(),
+                checks.clone(),
+                schema.clone(),
+                table.clone(),
+                cipher.clone(),
+            );
             async move {
                 let check_dir = dir.clone();
                 let check_file_entry = file.clone();
                 checks.push(tokio::spawn(async move {
                     check_file(&check_dir, &check_file_entry).await
                 }));
-                let batches = format.read(&dir, &file.path, READ_BATCH_ROWS).await?;
+                let batches = format
+                    .read(&dir, &file.path, READ_BATCH_ROWS, cipher.as_ref())
+                    .await?;
                 let url = dir.describe(&file.path);
                 Ok::<_, Error>(batches.map(move |batch| {
                     let batch = batch.map_err(Error::from)?;

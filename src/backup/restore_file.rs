@@ -49,7 +49,7 @@ pub async fn restore_file(
             url: target.redacted(),
         });
     };
-    let batches = format.read(&location, name, READ_BATCH_ROWS).await?;
+    let batches = format.read(&location, name, READ_BATCH_ROWS, None).await?;
     let file_schema = batches.schema();
     let columns = read_columns(&catalog, table_def);
     let mut chosen = Vec::new();

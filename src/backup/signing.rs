@@ -12,6 +12,7 @@ use sha2::Sha256;
 
 use crate::error::{Error, Result};
 use crate::storage::Location;
+use crate::storage::encryption::FileCipher;
 
 /// The environment variable holding the key (32 bytes or more).
 pub const KEY_ENV: &str = "LAKESHIFT_BACKUP_KEY";
@@ -55,6 +56,14 @@ impl SigningKey {
         let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(manifest);
         mac
+    }
+
+    /// The key a backup's data files are encrypted with: derived from this one, so that
+    /// one secret signs and encrypts, and neither use reveals the other's key.
+    pub fn file_cipher(&self) -> FileCipher {
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&self.mac(b"lakeshift data files v1").finalize().into_bytes());
+        FileCipher::new(key)
     }
 
     /// The signature of `manifest`, in hex.

@@ -87,6 +87,10 @@ struct CreateArgs {
     /// Re-read the backup once written, as `backup verify` does.
     #[arg(long)]
     verify: bool,
+    /// Encrypt the data files at rest (AES-256-GCM) with a key derived from
+    /// $LAKESHIFT_BACKUP_KEY, which signs the manifest too; verify, restore and sql need it.
+    #[arg(long)]
+    encrypt: bool,
     #[command(flatten)]
     read: ReadArgs,
     #[command(flatten)]
@@ -102,6 +106,7 @@ impl CreateArgs {
             compression: self.compression,
             max_file_size: self.max_file_size,
             verify: self.verify,
+            encrypt: self.encrypt,
             read: self.read.options(),
             s3: self.storage.options(),
         }

@@ -14,6 +14,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use crate::error::Result;
 use crate::options::Choice;
 use crate::storage::Location;
+use crate::storage::encryption::FileCipher;
 
 /// Rows per batch when data files are read back.
 pub const READ_BATCH_ROWS: usize = 64 * 1024;
@@ -72,16 +73,18 @@ impl FileFormat {
         }
     }
 
-    /// Stream the batches of `relative` under `location`, as the file's own schema has them.
+    /// Stream the batches of `relative` under `location`, as the file's own schema has them
+    /// (opened with `cipher` when the file is sealed).
     pub async fn read(
         self,
         location: &Location,
         relative: &str,
         batch_size: usize,
+        cipher: Option<&FileCipher>,
     ) -> Result<SendableRecordBatchStream> {
         match self {
-            FileFormat::Avro => avro::read(location, relative, batch_size).await,
-            FileFormat::Parquet => parquet::read(location, relative, batch_size).await,
+            FileFormat::Avro => avro::read(location, relative, batch_size, cipher).await,
+            FileFormat::Parquet => parquet::read(location, relative, batch_size, cipher).await,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Parquet files through the parquet crate (zstd by default), read back with its async
-//! object-store reader (ranged requests: footer first, then the row groups).
+//! reader over ranged requests (footer first, then the row groups), sealed files too.
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
@@ -24,7 +23,8 @@ use parquet::file::properties::WriterProperties;
 
 use super::{BatchEncoder, Compression};
 use crate::error::{Error, Result};
-use crate::storage::Location;
+use crate::storage::encryption::FileCipher;
+use crate::storage::{Location, RangedFile};
 
 /// Rows per row group: large enough to compress well, small enough that the row group the
 /// writer holds in memory stays bounded.
@@ -69,23 +69,19 @@ impl BatchEncoder for ParquetEncoder {
     }
 }
 
-/// Stream the batches of the Parquet file `relative`.
+/// Stream the batches of the Parquet file `relative` (opened with `cipher` when sealed).
 pub async fn read(
     location: &Location,
     relative: &str,
     batch_size: usize,
+    cipher: Option<&FileCipher>,
 ) -> Result<SendableRecordBatchStream> {
     let url = location.describe(relative);
     let bad = move |e: &dyn std::fmt::Display| Error::Storage {
         url: url.clone(),
         reason: format!("not a readable Parquet file: {e}"),
     };
-    let size = location.size(relative).await?;
-    let reader = StoreReader {
-        store: location.store(),
-        path: location.path(relative),
-        size,
-    };
+    let reader = StoreReader(Arc::new(location.ranged(relative, cipher).await?));
     let builder = ParquetRecordBatchStreamBuilder::new(reader)
         .await
         .map_err(|e| bad(&e))?;
@@ -100,37 +96,16 @@ pub async fn read(
     Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
 }
 
-/// Ranged reads of one object, as the Parquet reader asks for them.
-struct StoreReader {
-    store: Arc<dyn ObjectStore>,
-    path: object_store::path::Path,
-    size: u64,
-}
-
-fn external(e: object_store::Error) -> ParquetError {
-    ParquetError::External(Box::new(e))
-}
+/// Ranged reads of one file, as the Parquet reader asks for them.
+struct StoreReader(Arc<RangedFile>);
 
 impl AsyncFileReader for StoreReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        let file = self.0.clone();
         async move {
-            self.store
-                .get_range(&self.path, range)
+            file.get_range(range)
                 .await
-                .map_err(external)
-        }
-        .boxed()
-    }
-
-    fn get_byte_ranges(
-        &mut self,
-        ranges: Vec<Range<u64>>,
-    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
-        async move {
-            self.store
-                .get_ranges(&self.path, &ranges)
-                .await
-                .map_err(external)
+                .map_err(|e| ParquetError::External(Box::new(e)))
         }
         .boxed()
     }
@@ -140,7 +115,7 @@ impl AsyncFileReader for StoreReader {
         options: Option<&'a ArrowReaderOptions>,
     ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
         async move {
-            let size = self.size;
+            let size = self.0.size();
             let metadata = ParquetMetaDataReader::new()
                 .with_arrow_reader_options(options)
                 .load_and_finish(self, size)

@@ -17,6 +17,7 @@ use crate::formats::{FileFormat, READ_BATCH_ROWS};
 use crate::postgres::DbUrl;
 use crate::postgres::catalog::{Catalog, split_name};
 use crate::postgres::read::{ReadOptions, Snapshot, read_columns, read_schema, read_table};
+use crate::storage::encryption::FileCipher;
 use crate::storage::{Location, S3Options};
 use crate::stream_table::{Opener, reopening};
 
@@ -64,14 +65,15 @@ pub async fn register(ctx: &SessionContext, source: &TableSource) -> Result<()> 
         }
         SourceFormat::Avro => {
             let (dir, files) = avro_files(&source.location).await?;
-            files_table(dir, FileFormat::Avro, files).await?
+            files_table(dir, FileFormat::Avro, files, None).await?
         }
         SourceFormat::Backup { table } => {
             let wanted = table.as_deref().unwrap_or(name);
             let (dir, manifest) = open_backup(&source.location).await?;
             let entry = find_backup_table(&manifest, wanted, &dir)?;
             let files = entry.files.iter().map(|f| f.path.clone()).collect();
-            files_table(dir, manifest.file_format, files).await?
+            let cipher = manifest.file_cipher()?;
+            files_table(dir, manifest.file_format, files, cipher).await?
         }
         SourceFormat::Postgres { table } => {
             let url = DbUrl::parse(&source.location)?;
@@ -232,21 +234,30 @@ async fn files_table(
     dir: Location,
     format: FileFormat,
     files: Vec<String>,
+    cipher: Option<FileCipher>,
 ) -> Result<Arc<dyn TableProvider>> {
     let first = files.first().ok_or_else(|| Error::Storage {
         url: dir.to_string(),
         reason: "no data files".into(),
     })?;
-    let schema = format.read(&dir, first, READ_BATCH_ROWS).await?.schema();
+    let schema = (format
+        .read(&dir, first, READ_BATCH_ROWS, cipher.as_ref())
+        .await?)
+        .schema();
     let files = Arc::new(files);
     let stream_schema = schema.clone();
     let open: Opener = Arc::new(move || {
         let (dir, files, schema) = (dir.clone(), files.clone(), stream_schema.clone());
+        let cipher = cipher.clone();
         Box::pin(async move {
             let batches = futures::stream::iter(files.as_ref().clone())
                 .then(move |file| {
-                    let dir = dir.clone();
-                    async move { format.read(&dir, &file, READ_BATCH_ROWS).await }
+                    let (dir, cipher) = (dir.clone(), cipher.clone());
+                    async move {
+                        format
+                            .read(&dir, &file, READ_BATCH_ROWS, cipher.as_ref())
+                            .await
+                    }
                 })
                 .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
                 .try_flatten();

@@ -7,11 +7,14 @@
 //! Files are written with [`Location::create`]: streamed as a multipart upload, checksummed
 //! on the way, and published only by [`ObjectWriter::finish`] (a local file appears under its
 //! name by an atomic rename, an S3 object when its upload completes). A writer that is
-//! dropped or aborted leaves nothing under the name.
+//! dropped or aborted leaves nothing under the name. A writer can seal what it writes
+//! ([`encryption`]); sealed files are read back whole or by ranges with the same key.
 
+pub mod encryption;
 pub mod names;
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
@@ -25,6 +28,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use encryption::{Encryptor, FileCipher, SealedFile};
 
 /// Parts of a multipart upload in flight at once.
 const UPLOADS_IN_FLIGHT: usize = 4;
@@ -310,16 +314,100 @@ impl Location {
             hasher: Sha256::new(),
             bytes: 0,
             url: self.describe(relative),
+            sealing: None,
+        })
+    }
+
+    /// The content of `relative` by ranges, opened with `cipher` when it is sealed.
+    pub async fn ranged(&self, relative: &str, cipher: Option<&FileCipher>) -> Result<RangedFile> {
+        let stored = self.size(relative).await?;
+        let path = self.path(relative);
+        let sealed = match cipher {
+            None => None,
+            Some(cipher) => {
+                let header = self
+                    .store
+                    .get_range(&path, 0..stored.min(16))
+                    .await
+                    .map_err(|e| self.failed(relative, e))?;
+                Some(SealedFile::new(
+                    cipher,
+                    &header,
+                    stored,
+                    self.describe(relative),
+                )?)
+            }
+        };
+        Ok(RangedFile {
+            store: self.store.clone(),
+            path,
+            stored,
+            sealed,
+            url: self.describe(relative),
+        })
+    }
+
+    /// Stream the content of `relative`, opened with `cipher` when it is sealed.
+    pub async fn read_opened(
+        &self,
+        relative: &str,
+        cipher: Option<&FileCipher>,
+    ) -> Result<BoxStream<'static, Result<Bytes>>> {
+        let stored = self.read(relative).await?;
+        Ok(match cipher {
+            Some(cipher) => encryption::open_stream(cipher, stored, self.describe(relative)),
+            None => stored,
         })
     }
 }
 
-/// A file being written: content is uploaded as it comes and hashed on the way.
+/// A file read by ranges of its (plain) content.
+pub struct RangedFile {
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    stored: u64,
+    sealed: Option<SealedFile>,
+    url: String,
+}
+
+impl RangedFile {
+    /// The content's size.
+    pub fn size(&self) -> u64 {
+        self.sealed.as_ref().map_or(self.stored, SealedFile::size)
+    }
+
+    pub async fn get_range(&self, range: Range<u64>) -> Result<Bytes> {
+        let failed = |e: object_store::Error| Error::Storage {
+            url: self.url.clone(),
+            reason: e.to_string(),
+        };
+        match &self.sealed {
+            None => self
+                .store
+                .get_range(&self.path, range)
+                .await
+                .map_err(failed),
+            Some(sealed) => {
+                let stored = sealed.stored_range(&range);
+                let bytes = self
+                    .store
+                    .get_range(&self.path, stored)
+                    .await
+                    .map_err(failed)?;
+                sealed.open_range(&range, &bytes)
+            }
+        }
+    }
+}
+
+/// A file being written: content is uploaded as it comes and hashed on the way (as stored:
+/// sealed, when it is encrypted).
 pub struct ObjectWriter {
     upload: Option<WriteMultipart>,
     hasher: Sha256,
     bytes: u64,
     url: String,
+    sealing: Option<Encryptor>,
 }
 
 impl ObjectWriter {
@@ -330,13 +418,27 @@ impl ObjectWriter {
         }
     }
 
-    /// Bytes written so far.
+    /// Seal what is written with `cipher` (encryption at rest).
+    pub fn sealed(mut self, cipher: Option<&FileCipher>) -> Self {
+        self.sealing = cipher.map(FileCipher::encryptor);
+        self
+    }
+
+    /// Bytes written so far (as stored).
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
 
     /// Append `data` (waits while too many parts are in flight).
     pub async fn write(&mut self, data: Bytes) -> Result<()> {
+        let data = match &mut self.sealing {
+            Some(sealing) => Bytes::from(sealing.update(&data)),
+            None => data,
+        };
+        self.upload(data).await
+    }
+
+    async fn upload(&mut self, data: Bytes) -> Result<()> {
         if data.is_empty() {
             return Ok(());
         }
@@ -350,6 +452,9 @@ impl ObjectWriter {
 
     /// Complete the upload: the file appears under its name, whole.
     pub async fn finish(mut self) -> Result<WrittenFile> {
+        if let Some(sealing) = self.sealing.take() {
+            self.upload(Bytes::from(sealing.finish())).await?;
+        }
         let upload = self.upload.take().expect("writer finished once");
         upload.finish().await.map_err(|e| self.failed(e))?;
         Ok(WrittenFile {

@@ -25,6 +25,7 @@ use crate::blocking::{receiver_stream, spawn_blocking};
 use crate::error::{Error, Result};
 use crate::postgres::types::PG_TYPE_KEY;
 use crate::storage::Location;
+use crate::storage::encryption::FileCipher;
 
 struct AvroEncoder {
     encoder: Encoder,
@@ -116,14 +117,15 @@ impl BatchEncoder for AvroEncoder {
     }
 }
 
-/// Stream the batches of the Avro file `relative`: the bytes are fetched in one request and
-/// decoded on the blocking pool as they arrive.
+/// Stream the batches of the Avro file `relative`: the bytes are fetched in one request
+/// (opened with `cipher` when sealed) and decoded on the blocking pool as they arrive.
 pub async fn read(
     location: &Location,
     relative: &str,
     batch_size: usize,
+    cipher: Option<&FileCipher>,
 ) -> Result<SendableRecordBatchStream> {
-    let mut bytes = location.read(relative).await?;
+    let mut bytes = location.read_opened(relative, cipher).await?;
     let (chunks, chunk_receiver) = tokio::sync::mpsc::channel::<Result<Bytes>>(4);
     tokio::spawn(async move {
         while let Some(chunk) = bytes.next().await {
