@@ -377,26 +377,34 @@ impl RangedFile {
     }
 
     pub async fn get_range(&self, range: Range<u64>) -> Result<Bytes> {
+        let mut got = self.get_ranges(std::slice::from_ref(&range)).await?;
+        Ok(got.pop().unwrap_or_default())
+    }
+
+    /// Several ranges at once (the store may merge close ones into one request).
+    pub async fn get_ranges(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         let failed = |e: object_store::Error| Error::Storage {
             url: self.url.clone(),
             reason: e.to_string(),
         };
-        match &self.sealed {
-            None => self
+        let Some(sealed) = &self.sealed else {
+            return self
                 .store
-                .get_range(&self.path, range)
+                .get_ranges(&self.path, ranges)
                 .await
-                .map_err(failed),
-            Some(sealed) => {
-                let stored = sealed.stored_range(&range);
-                let bytes = self
-                    .store
-                    .get_range(&self.path, stored)
-                    .await
-                    .map_err(failed)?;
-                sealed.open_range(&range, &bytes)
-            }
-        }
+                .map_err(failed);
+        };
+        let stored: Vec<Range<u64>> = ranges.iter().map(|r| sealed.stored_range(r)).collect();
+        let fetched = self
+            .store
+            .get_ranges(&self.path, &stored)
+            .await
+            .map_err(failed)?;
+        ranges
+            .iter()
+            .zip(fetched)
+            .map(|(range, bytes)| sealed.open_range(range, &bytes))
+            .collect()
     }
 }
 
