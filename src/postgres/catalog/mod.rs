@@ -106,6 +106,10 @@ pub struct Table {
     /// `ENABLE ROW LEVEL SECURITY`, and `FORCE` (the owner is held to the policies too).
     pub row_security: bool,
     pub force_row_security: bool,
+    /// `ALTER TABLE` actions that set what differs from the defaults: storage parameters
+    /// (`SET (fillfactor = '70')`, `toast.` ones), and columns' statistics targets, storage,
+    /// compression and options.
+    pub settings: Vec<String>,
 }
 
 /// `(schema, name)` of a relation.

@@ -25,6 +25,34 @@ pub(super) fn not_in_extension(class: &str, oid: &str) -> String {
     )
 }
 
+/// The `ALTER TABLE` actions that give table `c` its storage parameters and its columns'
+/// settings where they differ from the defaults (see [`Table::settings`]).
+const SETTINGS: &str = "ARRAY(
+    SELECT 'SET (' || array_to_string(ARRAY(SELECT quote_ident(option_name) || ' = ' || quote_literal(option_value)
+                                          FROM pg_options_to_table(c.reloptions)), ', ') || ')'
+    WHERE c.reloptions IS NOT NULL
+  UNION ALL
+    SELECT 'SET (' || array_to_string(ARRAY(SELECT 'toast.' || quote_ident(option_name) || ' = ' || quote_literal(option_value)
+                                          FROM pg_options_to_table(tc.reloptions)), ', ') || ')'
+    FROM pg_class tc WHERE tc.oid = c.reltoastrelid AND tc.reloptions IS NOT NULL
+  UNION ALL
+    SELECT 'ALTER COLUMN ' || quote_ident(a.attname) || s.action
+    FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid,
+    LATERAL (
+        SELECT ' SET STATISTICS ' || a.attstattarget AS action WHERE a.attstattarget >= 0
+      UNION ALL
+        SELECT ' SET STORAGE ' || CASE a.attstorage WHEN 'p' THEN 'PLAIN' WHEN 'e' THEN 'EXTERNAL'
+                                  WHEN 'm' THEN 'MAIN' ELSE 'EXTENDED' END
+        WHERE a.attstorage <> t.typstorage
+      UNION ALL
+        SELECT ' SET COMPRESSION ' || CASE a.attcompression WHEN 'l' THEN 'lz4' ELSE 'pglz' END
+        WHERE a.attcompression::text <> ''
+      UNION ALL
+        SELECT ' SET (' || array_to_string(ARRAY(SELECT quote_ident(option_name) || ' = ' || quote_literal(option_value)
+                                               FROM pg_options_to_table(a.attoptions)), ', ') || ')'
+        WHERE a.attoptions IS NOT NULL) s
+    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)";
+
 pub(crate) struct Queries<'a, C> {
     pub(super) client: &'a C,
     pub(super) schemas: &'a [String],
@@ -195,7 +223,7 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
     }
 
     async fn tables(&self) -> Result<Vec<Table>> {
-        let sql = "SELECT c.oid, n.nspname, c.relname, c.relpersistence = 'u',
+        let sql = format!("SELECT c.oid, n.nspname, c.relname, c.relpersistence = 'u',
                 CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
                 CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END,
                 ARRAY(SELECT pn.nspname::text FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
@@ -205,14 +233,14 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 c.relreplident::text,
                 (SELECT ic.relname FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid
                  WHERE x.indrelid = c.oid AND x.indisreplident),
-                c.relrowsecurity, c.relforcerowsecurity
+                c.relrowsecurity, c.relforcerowsecurity, {SETTINGS}
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p')
               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                               AND d.objid = c.oid AND d.deptype = 'e')
-            ORDER BY n.nspname, c.relname";
+            ORDER BY n.nspname, c.relname");
         let mut tables = Vec::new();
-        for r in self.rows("tables", sql).await? {
+        for r in self.rows("tables", &sql).await? {
             let bound: Option<String> = r.get(5);
             let parent_schemas: Vec<String> = r.get(6);
             let parent_names: Vec<String> = r.get(7);
@@ -240,6 +268,7 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 replica_index: r.get(9),
                 row_security: r.get(10),
                 force_row_security: r.get(11),
+                settings: r.get(12),
             });
         }
         Ok(tables)

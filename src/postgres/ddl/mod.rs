@@ -1,7 +1,8 @@
 //! DDL from the catalog: an idempotent SQL script that recreates a schema's metadata.
 //!
 //! Order: schemas, the extensions their objects use, collations, enum, domain, composite
-//! and range types, functions that need no table, sequences, tables, sequence ownership,
+//! and range types, functions that need no table, sequences, tables (then their storage
+//! parameters and column settings), sequence ownership,
 //! foreign data wrappers, servers and foreign tables, keys/unique/check/exclusion
 //! constraints, foreign keys (after every table), functions that read tables, aggregates
 //! (after the functions they call), views (each after the views it reads), indexes (after
@@ -27,7 +28,7 @@ pub use database::event_triggers;
 pub use tables::{TableDdl, table_ddl};
 use tables::{
     create_sequence, create_table, foreign_keys, indexes, keys_and_checks, replica_identity,
-    sequence_owner,
+    sequence_owner, table_settings,
 };
 
 /// The statements that recreate `catalog`, in dependency order, without transaction control.
@@ -98,6 +99,7 @@ pub fn sections(catalog: &Catalog) -> Sections {
     out.extend(catalog.sequences.iter().map(create_sequence));
     let tables = catalog.tables_in_creation_order();
     out.extend(tables.iter().map(|t| create_table(catalog, t)));
+    out.extend(tables.iter().filter_map(|t| table_settings(t)));
     out.extend(catalog.sequences.iter().filter_map(sequence_owner));
     out.extend(catalog.foreign_data_wrappers.iter().map(foreign::wrapper));
     out.extend(catalog.foreign_servers.iter().map(foreign::server));

@@ -100,6 +100,7 @@ pub fn table_ddl(catalog: &Catalog, table: &Table) -> TableDdl {
     create.extend(ranges.iter().map(|t| create_range(t)));
     create.extend(sequences.iter().map(|s| create_sequence(s)));
     create.extend(tables.iter().map(|t| create_table(catalog, t)));
+    create.extend(tables.iter().filter_map(|t| table_settings(t)));
     create.extend(sequences.iter().filter_map(|s| sequence_owner(s)));
     let mut indexes = indexes(catalog, &tables);
     indexes.extend(tables.iter().filter_map(|t| replica_identity(t)));
@@ -305,6 +306,19 @@ pub(super) fn create_table(catalog: &Catalog, t: &Table) -> String {
         t.qualified(),
         columns.join(",\n")
     )
+}
+
+/// `ALTER TABLE ONLY .. SET (..), ALTER COLUMN ..` for the storage parameters and column
+/// settings the table has (none when all are the defaults). Setting them again changes
+/// nothing.
+pub(super) fn table_settings(t: &Table) -> Option<String> {
+    (!t.settings.is_empty()).then(|| {
+        format!(
+            "ALTER TABLE ONLY {} {}",
+            t.qualified(),
+            t.settings.join(", ")
+        )
+    })
 }
 
 /// `column WITH OPTIONS ..` for what a partition's column has that its parent's lacks.
