@@ -2,7 +2,7 @@
 //!
 //! connectorx is blocking, loses type details and buffers without bound, so:
 //! - the query is built from the catalog: columns connectorx reads exactly are selected as
-//!   they are, every other one as `::text`, and each batch is then cast to the catalog's
+//!   they are, every other one as text (its output function), and each batch is then cast to the catalog's
 //!   exact Arrow schema ([`super::types`]: nullability, widths, decimal precision and scale);
 //! - a table is read in chunks of heap pages (`ctid` ranges, a TID range scan), so what
 //!   connectorx can buffer is bounded by one chunk, whatever the table size; the chunks of
@@ -360,7 +360,9 @@ pub async fn read_rows(
             if read_natively(c) && !c.irregular {
                 q
             } else {
-                format!("{q}::text AS {q}")
+                // The type's own output function (`format`), never a cast to text the
+                // database may define otherwise.
+                format!("CASE WHEN {q} IS NULL THEN NULL ELSE format('%s', {q}) END AS {q}")
             }
         })
         .collect();

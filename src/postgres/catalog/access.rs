@@ -157,6 +157,21 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                     quote_ident(n.nspname) || '.' || quote_ident(s.stxname), s.stxowner, true, NULL
                 FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE n.nspname = ANY($1)
               UNION ALL
+                SELECT 'pg_operator'::regclass, o.oid, 'OPERATOR', NULL,
+                    quote_ident(n.nspname) || '.' || o.oprname || ' (' || CASE WHEN o.oprleft = 0 THEN 'NONE'
+                        ELSE format_type(o.oprleft, NULL) END || ', ' || format_type(o.oprright, NULL) || ')',
+                    o.oprowner, true, NULL
+                FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+                WHERE n.nspname = ANY($1) AND o.oprcode <> 0
+              UNION ALL
+                SELECT 'pg_ts_dict'::regclass, d.oid, 'TEXT SEARCH DICTIONARY', NULL,
+                    quote_ident(n.nspname) || '.' || quote_ident(d.dictname), d.dictowner, true, NULL
+                FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace WHERE n.nspname = ANY($1)
+              UNION ALL
+                SELECT 'pg_ts_config'::regclass, c.oid, 'TEXT SEARCH CONFIGURATION', NULL,
+                    quote_ident(n.nspname) || '.' || quote_ident(c.cfgname), c.cfgowner, true, NULL
+                FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace WHERE n.nspname = ANY($1)
+              UNION ALL
                 SELECT 'pg_foreign_data_wrapper'::regclass, w.oid, 'FOREIGN DATA WRAPPER', 'FOREIGN DATA WRAPPER', {},
                     w.fdwowner, true, w.fdwacl
                 FROM pg_foreign_data_wrapper w

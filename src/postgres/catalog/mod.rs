@@ -3,8 +3,8 @@
 //! views and comments are read here ([`queries`]); types and collations in [`types`];
 //! functions and aggregates in [`routines`]; triggers, rules, policies and statistics in
 //! [`table_objects`]; publications, subscriptions and event triggers in
-//! [`database_objects`]; foreign data wrappers, servers and tables in [`foreign`]; owners
-//! and privileges in [`access`].
+//! [`database_objects`]; foreign data wrappers, servers and tables in [`foreign`];
+//! operators, casts and text search in [`operators`]; owners and privileges in [`access`].
 //!
 //! Queries run with `search_path = pg_catalog`, as pg_dump does, so every name the server
 //! renders (`format_type`, `pg_get_expr`, `pg_get_viewdef`, ...) comes back schema-qualified
@@ -13,6 +13,7 @@
 mod access;
 mod database_objects;
 mod foreign;
+mod operators;
 mod queries;
 mod routines;
 mod table_objects;
@@ -21,6 +22,7 @@ mod types;
 pub use access::{Access, DefaultPrivileges, Grant, ObjectAccess};
 pub use database_objects::{EventTrigger, Publication, PublishedTable, Subscription};
 pub use foreign::{ForeignDataWrapper, ForeignServer, ForeignTable, UserMapping};
+pub use operators::{Cast, Operator, TextSearchConfiguration, TextSearchDictionary};
 pub use routines::{Aggregate, Function};
 pub use table_objects::{Firing, Policy, Rule, Statistics, Trigger};
 pub use types::{Collation, CompositeType, Domain, EnumType, RangeType};
@@ -48,6 +50,10 @@ pub struct Catalog {
     pub views: Vec<View>,
     pub functions: Vec<Function>,
     pub aggregates: Vec<Aggregate>,
+    pub operators: Vec<Operator>,
+    pub casts: Vec<Cast>,
+    pub text_search_dictionaries: Vec<TextSearchDictionary>,
+    pub text_search_configurations: Vec<TextSearchConfiguration>,
     pub triggers: Vec<Trigger>,
     pub rules: Vec<Rule>,
     pub statistics: Vec<Statistics>,

@@ -127,6 +127,10 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
             views: self.views().await?,
             functions: self.functions().await?,
             aggregates: self.aggregates().await?,
+            operators: self.operators().await?,
+            casts: self.casts().await?,
+            text_search_dictionaries: self.text_search_dictionaries().await?,
+            text_search_configurations: self.text_search_configurations().await?,
             triggers: self.triggers().await?,
             rules: self.rules().await?,
             statistics: self.statistics().await?,
@@ -481,6 +485,9 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 | "function" | "procedure" | "aggregate" | "schema" | "type" | "domain"
                 | "collation" => (kind.to_uppercase(), identity),
                 "statistics object" => ("STATISTICS".to_string(), identity),
+                "text search configuration" | "text search dictionary" => {
+                    (kind.to_uppercase(), identity)
+                }
                 // A policy's comment goes with the policy (see `Policy::comment`).
                 _ => continue,
             };

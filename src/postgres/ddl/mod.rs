@@ -1,22 +1,23 @@
 //! DDL from the catalog: an idempotent SQL script that recreates a schema's metadata.
 //!
 //! Order: schemas, the extensions their objects use, collations, enum, domain, composite
-//! and range types, functions that need no table, sequences, tables (then their storage
-//! parameters and column settings), sequence ownership,
-//! foreign data wrappers, servers and foreign tables, keys/unique/check/exclusion
-//! constraints, foreign keys (after every table), functions that read tables, aggregates
-//! (after the functions they call), views (each after the views it reads), indexes (after
-//! materialized views, which can carry them), extended statistics, replica identities,
-//! row-level security, rules and triggers (with how they fire), publications,
-//! subscriptions, comments; then policies, user mappings, owners, privileges and default
-//! privileges (so they apply to nothing the script creates); event triggers last (so they
-//! fire for nothing the script does). Every statement is written so that running the script again
-//! changes nothing: `IF NOT EXISTS`, `OR REPLACE`, or a `DO` block that checks the catalog
-//! first.
+//! and range types, functions that need no table, text search dictionaries and
+//! configurations, sequences, tables (then their storage parameters and column settings),
+//! sequence ownership, foreign data wrappers, servers and foreign tables,
+//! keys/unique/check/exclusion constraints, foreign keys (after every table), functions
+//! that read tables, operators and casts, aggregates (after the functions they call), views
+//! (each after the views it reads), indexes (after materialized views, which can carry
+//! them), extended statistics, replica identities, row-level security, rules and triggers
+//! (with how they fire), publications, subscriptions, comments; then policies, user
+//! mappings, owners, privileges and default privileges (so they apply to nothing the script
+//! creates); event triggers last (so they fire for nothing the script does). Every
+//! statement is written so that running the script again changes nothing: `IF NOT EXISTS`,
+//! `OR REPLACE`, or a `DO` block that checks the catalog first.
 
 mod access;
 mod database;
 mod foreign;
+mod operators;
 mod tables;
 mod types;
 
@@ -96,6 +97,18 @@ pub fn sections(catalog: &Catalog) -> Sections {
     let (late, early): (Vec<_>, Vec<_>) = catalog.functions.iter().partition(|f| f.needs_tables);
     out.extend(early.iter().map(|f| f.definition.clone()));
     out.extend(own_function_ranges.into_iter().map(types::create_range));
+    out.extend(
+        catalog
+            .text_search_dictionaries
+            .iter()
+            .map(operators::dictionary),
+    );
+    out.extend(
+        catalog
+            .text_search_configurations
+            .iter()
+            .map(operators::configuration),
+    );
     out.extend(catalog.sequences.iter().map(create_sequence));
     let tables = catalog.tables_in_creation_order();
     out.extend(tables.iter().map(|t| create_table(catalog, t)));
@@ -108,6 +121,9 @@ pub fn sections(catalog: &Catalog) -> Sections {
     out.extend(keys_and_checks(&tables));
     out.extend(foreign_keys(&tables));
     out.extend(late.iter().map(|f| f.definition.clone()));
+    // After every function they may call; before the views and indexes that use them.
+    out.extend(catalog.operators.iter().map(operators::operator));
+    out.extend(catalog.casts.iter().map(operators::cast));
     out.extend(catalog.aggregates.iter().map(|a| a.definition.clone()));
     out.extend(catalog.views.iter().map(create_view));
     out.extend(indexes(catalog, &tables));
