@@ -82,6 +82,17 @@ fn exploded(acl: &str, owner: &str) -> String {
     )
 }
 
+/// The access query's rows for the objects of catalog `table` in the read schemas that have
+/// an owner and no privileges; `prefix` starts its columns' names (`coll`: `collname`,
+/// `collowner`, `collnamespace`).
+fn owned_in_schema(table: &str, kind: &str, prefix: &str) -> String {
+    format!(
+        "SELECT '{table}'::regclass, x.oid, '{kind}', NULL,
+            quote_ident(n.nspname) || '.' || quote_ident(x.{prefix}name), x.{prefix}owner, true, NULL
+         FROM {table} x JOIN pg_namespace n ON n.oid = x.{prefix}namespace WHERE n.nspname = ANY($1)"
+    )
+}
+
 /// `name` always quoted, as [`quote_ident`] quotes it: objects of the database are matched
 /// with their own entries by that form.
 fn quoted(name: &str) -> String {
@@ -149,13 +160,9 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 WHERE n.nspname = ANY($1) AND (t.typtype IN ('e', 'd', 'r')
                       OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c')))
               UNION ALL
-                SELECT 'pg_collation'::regclass, c.oid, 'COLLATION', NULL,
-                    quote_ident(n.nspname) || '.' || quote_ident(c.collname), c.collowner, true, NULL
-                FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace WHERE n.nspname = ANY($1)
+                {collation}
               UNION ALL
-                SELECT 'pg_statistic_ext'::regclass, s.oid, 'STATISTICS', NULL,
-                    quote_ident(n.nspname) || '.' || quote_ident(s.stxname), s.stxowner, true, NULL
-                FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE n.nspname = ANY($1)
+                {statistics}
               UNION ALL
                 SELECT 'pg_operator'::regclass, o.oid, 'OPERATOR', NULL,
                     quote_ident(n.nspname) || '.' || o.oprname || ' (' || CASE WHEN o.oprleft = 0 THEN 'NONE'
@@ -164,13 +171,9 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
                 WHERE n.nspname = ANY($1) AND o.oprcode <> 0
               UNION ALL
-                SELECT 'pg_ts_dict'::regclass, d.oid, 'TEXT SEARCH DICTIONARY', NULL,
-                    quote_ident(n.nspname) || '.' || quote_ident(d.dictname), d.dictowner, true, NULL
-                FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace WHERE n.nspname = ANY($1)
+                {dictionaries}
               UNION ALL
-                SELECT 'pg_ts_config'::regclass, c.oid, 'TEXT SEARCH CONFIGURATION', NULL,
-                    quote_ident(n.nspname) || '.' || quote_ident(c.cfgname), c.cfgowner, true, NULL
-                FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace WHERE n.nspname = ANY($1)
+                {configurations}
               UNION ALL
                 SELECT 'pg_foreign_data_wrapper'::regclass, w.oid, 'FOREIGN DATA WRAPPER', 'FOREIGN DATA WRAPPER', {},
                     w.fdwowner, true, w.fdwacl
@@ -208,6 +211,10 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
             quoted("e.evtname"),
             exploded("o.acl", "o.owner"),
             exploded("a.attacl", "c.relowner"),
+            collation = owned_in_schema("pg_collation", "COLLATION", "coll"),
+            statistics = owned_in_schema("pg_statistic_ext", "STATISTICS", "stx"),
+            dictionaries = owned_in_schema("pg_ts_dict", "TEXT SEARCH DICTIONARY", "dict"),
+            configurations = owned_in_schema("pg_ts_config", "TEXT SEARCH CONFIGURATION", "cfg"),
         );
         Ok(self
             .rows("owners and privileges", &sql)

@@ -244,6 +244,17 @@ pub(super) fn qualified(schema: &str, name: &str) -> String {
     format!("{}.{}", quote_ident(schema), quote_ident(name))
 }
 
+/// A query that finds the object `name` of catalog `table` in `schema`; `prefix` starts its
+/// columns' names (`dict`: `dictname`, `dictnamespace`).
+pub(super) fn named_in_schema(table: &str, prefix: &str, schema: &str, name: &str) -> String {
+    format!(
+        "SELECT 1 FROM {table} x JOIN pg_namespace n ON n.oid = x.{prefix}namespace
+         WHERE n.nspname = {} AND x.{prefix}name = {}",
+        quote_literal(schema),
+        quote_literal(name)
+    )
+}
+
 /// A `DO` block that runs `statement` only when `exists_query` finds nothing.
 pub(super) fn if_missing(exists_query: &str, statement: &str) -> String {
     format!(

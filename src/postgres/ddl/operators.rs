@@ -1,6 +1,6 @@
 //! Operators, casts, text search dictionaries and configurations, each unless it exists.
 
-use super::{if_missing, qualified};
+use super::{if_missing, named_in_schema, qualified};
 use crate::postgres::catalog::{Cast, Operator, TextSearchConfiguration, TextSearchDictionary};
 use crate::postgres::connect::{quote_ident, quote_literal};
 
@@ -40,12 +40,7 @@ pub(super) fn cast(c: &Cast) -> String {
 
 pub(super) fn dictionary(d: &TextSearchDictionary) -> String {
     if_missing(
-        &format!(
-            "SELECT 1 FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace
-             WHERE n.nspname = {} AND d.dictname = {}",
-            quote_literal(&d.schema),
-            quote_literal(&d.name)
-        ),
+        &named_in_schema("pg_ts_dict", "dict", &d.schema, &d.name),
         &format!(
             "CREATE TEXT SEARCH DICTIONARY {} ({})",
             qualified(&d.schema, &d.name),
@@ -67,12 +62,7 @@ pub(super) fn configuration(c: &TextSearchConfiguration) -> String {
             .map(|m| format!("ALTER TEXT SEARCH CONFIGURATION {name} {m}")),
     );
     if_missing(
-        &format!(
-            "SELECT 1 FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace
-             WHERE n.nspname = {} AND c.cfgname = {}",
-            quote_literal(&c.schema),
-            quote_literal(&c.name)
-        ),
+        &named_in_schema("pg_ts_config", "cfg", &c.schema, &c.name),
         &statements.join(";\n    "),
     )
 }

@@ -2,16 +2,12 @@
 
 use std::fmt::Write as _;
 
-use super::{if_missing, qualified};
+use super::{if_missing, named_in_schema, qualified};
 use crate::postgres::catalog::{Collation, CompositeType, Domain, EnumType, RangeType};
 use crate::postgres::connect::{quote_ident, quote_literal};
 
 fn type_exists(schema: &str, name: &str) -> String {
-    format!(
-        "SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = {} AND t.typname = {}",
-        quote_literal(schema),
-        quote_literal(name)
-    )
+    named_in_schema("pg_type", "typ", schema, name)
 }
 
 pub(super) fn create_enum(e: &EnumType) -> String {
@@ -61,7 +57,7 @@ pub(super) fn create_range(t: &RangeType) -> String {
         qualified(&t.schema, &t.name),
         t.options
     );
-    let defined = format!("{} AND t.typisdefined", type_exists(&t.schema, &t.name));
+    let defined = format!("{} AND x.typisdefined", type_exists(&t.schema, &t.name));
     if_missing(&defined, &create)
 }
 
