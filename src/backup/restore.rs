@@ -270,10 +270,10 @@ impl RestoreJob {
         Ok(plan)
     }
 
-    /// The statements that give a whole-schema restore its policies, owners and privileges
-    /// (and then its event triggers), without what `no_owner` and `no_privileges` leave out. With `check_roles`, the roles
-    /// they name must exist in the target (under `no_owner`, what names a missing one is
-    /// left out with a warning).
+    /// The statements that give a whole-schema restore its policies, owners and privileges,
+    /// then its event triggers, without what `no_owner` and `no_privileges` leave out. With
+    /// `check`, the roles they name must exist in the target (under `no_owner`, what names a
+    /// missing one is left out with a warning).
     async fn access(&self, schema: &DatabaseSchema, check: bool) -> Result<Vec<String>> {
         let Some(access) = &schema.access else {
             // An older manifest: its post-data section holds these statements.

@@ -2,8 +2,8 @@
 //!
 //! connectorx is blocking, loses type details and buffers without bound, so:
 //! - the query is built from the catalog: columns connectorx reads exactly are selected as
-//!   they are, every other one as text (its output function), and each batch is then cast to the catalog's
-//!   exact Arrow schema ([`super::types`]: nullability, widths, decimal precision and scale);
+//!   they are, every other one as text (its type's output function), and each batch is then
+//!   cast to the catalog's exact Arrow schema ([`super::types`]: nullability, widths, decimal precision and scale);
 //! - a table is read in chunks of heap pages (`ctid` ranges, a TID range scan), so what
 //!   connectorx can buffer is bounded by one chunk, whatever the table size; the chunks of
 //!   a group run as parallel partitions; a partitioned table is read from its leaf

@@ -177,6 +177,7 @@ impl Shape {
 }
 
 /// A sealed file read by plaintext ranges.
+#[derive(Clone)]
 pub struct SealedFile {
     cipher: FileCipher,
     header: [u8; HEADER],

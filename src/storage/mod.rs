@@ -27,6 +27,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
 
+use crate::blocking::spawn_blocking;
 use crate::error::{Error, Result};
 use encryption::{Encryptor, FileCipher, SealedFile};
 
@@ -321,7 +322,7 @@ impl Location {
     /// The content of `relative` by ranges, opened with `cipher` when it is sealed.
     pub async fn ranged(&self, relative: &str, cipher: Option<&FileCipher>) -> Result<RangedFile> {
         let stored = self.size(relative).await?;
-        let path = self.path(relative);
+        let (path, url) = (self.path(relative), self.describe(relative));
         let sealed = match cipher {
             None => None,
             Some(cipher) => {
@@ -330,12 +331,7 @@ impl Location {
                     .get_range(&path, 0..stored.min(16))
                     .await
                     .map_err(|e| self.failed(relative, e))?;
-                Some(SealedFile::new(
-                    cipher,
-                    &header,
-                    stored,
-                    self.describe(relative),
-                )?)
+                Some(SealedFile::new(cipher, &header, stored, url.clone())?)
             }
         };
         Ok(RangedFile {
@@ -343,7 +339,7 @@ impl Location {
             path,
             stored,
             sealed,
-            url: self.describe(relative),
+            url,
         })
     }
 
@@ -400,11 +396,15 @@ impl RangedFile {
             .get_ranges(&self.path, &stored)
             .await
             .map_err(failed)?;
-        ranges
-            .iter()
-            .zip(fetched)
-            .map(|(range, bytes)| sealed.open_range(range, &bytes))
-            .collect()
+        let (sealed, ranges) = (sealed.clone(), ranges.to_vec());
+        spawn_blocking("decrypting a data file", move || {
+            ranges
+                .iter()
+                .zip(fetched)
+                .map(|(range, bytes)| sealed.open_range(range, &bytes))
+                .collect()
+        })
+        .await
     }
 }
 
@@ -439,8 +439,16 @@ impl ObjectWriter {
 
     /// Append `data` (waits while too many parts are in flight).
     pub async fn write(&mut self, data: Bytes) -> Result<()> {
-        let data = match &mut self.sealing {
-            Some(sealing) => Bytes::from(sealing.update(&data)),
+        let data = match self.sealing.take() {
+            Some(mut sealing) => {
+                let (sealing, sealed) = spawn_blocking("encrypting a data file", move || {
+                    let sealed = sealing.update(&data);
+                    Ok((sealing, sealed))
+                })
+                .await?;
+                self.sealing = Some(sealing);
+                Bytes::from(sealed)
+            }
             None => data,
         };
         self.upload(data).await
@@ -461,7 +469,8 @@ impl ObjectWriter {
     /// Complete the upload: the file appears under its name, whole.
     pub async fn finish(mut self) -> Result<WrittenFile> {
         if let Some(sealing) = self.sealing.take() {
-            self.upload(Bytes::from(sealing.finish())).await?;
+            let last = spawn_blocking("encrypting a data file", move || Ok(sealing.finish()));
+            self.upload(Bytes::from(last.await?)).await?;
         }
         let upload = self.upload.take().expect("writer finished once");
         upload.finish().await.map_err(|e| self.failed(e))?;
