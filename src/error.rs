@@ -45,6 +45,12 @@ pub enum Error {
     )]
     MissingRoles { roles: String, target: String },
 
+    #[error(
+        "tablespaces {tablespaces} do not exist in {target}: create them there first, or pass \
+         --no-tablespaces to store everything in its default tablespace"
+    )]
+    MissingTablespaces { tablespaces: String, target: String },
+
     #[error("schema {schema} does not exist in {url}")]
     UnknownSchema { schema: String, url: String },
 

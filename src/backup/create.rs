@@ -141,6 +141,7 @@ impl BackupJob {
                 roles: source.catalog().access.roles().into_iter().collect(),
                 access: Some(source.catalog().access.clone()),
                 event_triggers: source.catalog().event_triggers.clone(),
+                placements: source.catalog().placements.clone(),
             }
         })
     }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::signing::{self, SigningKey};
 use crate::error::{Error, Result};
 use crate::formats::{Compression, FileFormat};
-use crate::postgres::catalog::{Access, EventTrigger};
+use crate::postgres::catalog::{Access, EventTrigger, Placement};
 use crate::postgres::ddl::{Sections, TableDdl};
 use crate::storage::Location;
 use crate::storage::encryption::{self, FileCipher};
@@ -57,6 +57,9 @@ pub struct DatabaseSchema {
     /// Created after everything else, with their owners as `access` has them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub event_triggers: Vec<EventTrigger>,
+    /// The tablespaces of relations outside the default one (a restore can leave them out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placements: Vec<Placement>,
 }
 
 /// Where the data came from (never a password).

@@ -18,12 +18,16 @@ use crate::error::{Error, Result};
 use crate::formats::READ_BATCH_ROWS;
 use crate::options::{Check, Problem};
 use crate::postgres::DbUrl;
-use crate::postgres::catalog::{Catalog, Table};
+use crate::postgres::catalog::{Catalog, Placement, Table};
+use crate::postgres::cluster::{
+    check_roles, check_tablespaces, missing_roles, missing_roles_error,
+};
 use crate::postgres::connect::{quote_ident, quote_literal};
-use crate::postgres::ddl::{SESSION_SETTINGS, access_statements, event_triggers};
+use crate::postgres::ddl::{
+    SESSION_SETTINGS, access_statements, event_triggers, placement_statements,
+};
 use crate::postgres::load::Load;
 use crate::postgres::read::{conform, read_columns, read_schema};
-use crate::postgres::roles::{check_roles, missing_roles, missing_roles_error};
 use crate::postgres::types::PgKind;
 use crate::postgres::write::{LoadColumns, LoadMode};
 use crate::storage::encryption::FileCipher;
@@ -76,6 +80,9 @@ pub struct RestoreOptions {
     pub no_owner: bool,
     /// A whole-schema restore leaves privileges and default privileges out (pg_restore -x).
     pub no_privileges: bool,
+    /// Leave tablespaces out: every table and index goes to the target's default one
+    /// (pg_restore --no-tablespaces); otherwise a tablespace the target lacks is an error.
+    pub no_tablespaces: bool,
     pub s3: S3Options,
 }
 
@@ -254,18 +261,27 @@ impl RestoreJob {
                 self.target.redacted()
             )));
         }
+        let check = !(missing_database && options.dry_run);
         let access = match whole {
-            Some(schema) => {
-                self.access(schema, !(missing_database && options.dry_run))
-                    .await?
-            }
+            Some(schema) => self.access(schema, check).await?,
             None => Vec::new(),
         };
+        let mut placements: Vec<Placement> = match whole {
+            Some(schema) => schema.placements.clone(),
+            None => (entries.iter().zip(&plan.tables))
+                .filter(|(_, t)| t.action == TableAction::Create && !options.data_only)
+                .flat_map(|(entry, _)| entry.ddl.placements.iter().cloned())
+                .collect(),
+        };
+        if check {
+            check_tablespaces(&mut placements, &self.target, options.no_tablespaces).await?;
+        }
         if options.dry_run {
             return Ok(plan);
         }
         let dir = from.child(&manifest.backup_id);
-        self.load(&dir, &manifest, &entries, &names, &access, &mut plan)
+        let around = AroundRows { placements, access };
+        self.load(&dir, &manifest, &entries, &names, &around, &mut plan)
             .await?;
         Ok(plan)
     }
@@ -341,9 +357,11 @@ impl RestoreJob {
         manifest: &Manifest,
         entries: &[&TableEntry],
         names: &SchemaNames,
-        access: &[String],
+        around: &AroundRows,
         plan: &mut RestorePlan,
     ) -> Result<()> {
+        let (before_rows, after_rows): (Vec<_>, Vec<_>) =
+            around.placements.iter().partition(|p| p.before_rows());
         let whole = self.whole_schema(manifest, plan);
         let cipher = manifest.file_cipher()?;
         let mut client = self.target.connect().await?;
@@ -364,6 +382,8 @@ impl RestoreJob {
                 run_all(tx, &entry.ddl.create, names, &entry.qualified()).await?;
             }
         }
+        let moves = placement_statements(before_rows);
+        run_all(tx, &moves, names, "the tablespaces").await?;
         let catalog = Catalog::load_in(tx, &self.target, &names.targets()).await?;
         let table_of = |entry: &TableEntry| {
             let (schema, name) = names.target(entry);
@@ -413,7 +433,6 @@ impl RestoreJob {
         // triggers, then policies, owners and privileges, and event triggers last.
         if let Some(schema) = whole {
             run_all(tx, &schema.sections.post_data, names, "the schema").await?;
-            run_all(tx, access, names, "the schema").await?;
         }
         let own_ddl = |i: usize| created(i) && whole.is_none();
         for (i, entry) in entries.iter().enumerate() {
@@ -430,9 +449,19 @@ impl RestoreJob {
                 set_sequences(tx, entry, names, actions[i]).await?;
             }
         }
+        let moves = placement_statements(after_rows);
+        run_all(tx, &moves, names, "the tablespaces").await?;
+        run_all(tx, &around.access, names, "the schema").await?;
         load.commit(&format!("the restore into {}", self.target))
             .await
     }
+}
+
+/// What a restore applies around the rows beside the DDL: the tablespaces the target has
+/// (tables' before the rows, indexes' after them), then the access statements.
+struct AroundRows {
+    placements: Vec<Placement>,
+    access: Vec<String>,
 }
 
 /// Whether manifest table `t` is the one `name` (`table` or `schema.table`) designates.

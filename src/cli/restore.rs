@@ -126,6 +126,7 @@ impl BackupRestoreArgs {
             data_only: self.data_only,
             no_owner: self.access.no_owner,
             no_privileges: self.access.no_privileges,
+            no_tablespaces: self.access.no_tablespaces,
             s3: self.storage.options(),
         }
     }

@@ -39,7 +39,8 @@ pub struct SourceArgs {
     access: AccessArgs,
 }
 
-/// What of owners and privileges a recreated schema leaves out (schema copy, restore).
+/// What of owners, privileges and tablespaces a recreated schema leaves out (schema copy,
+/// restore).
 #[derive(Debug, Args)]
 pub struct AccessArgs {
     /// Leave out owners: objects belong to whoever applies the schema, as pg_dump -O;
@@ -49,6 +50,10 @@ pub struct AccessArgs {
     /// Leave out privileges (GRANT, ALTER DEFAULT PRIVILEGES), as pg_dump -x.
     #[arg(long, short = 'x')]
     pub no_privileges: bool,
+    /// Leave out tablespaces: tables and indexes go to the target's default tablespace
+    /// (otherwise a tablespace the target lacks is an error).
+    #[arg(long)]
+    pub no_tablespaces: bool,
 }
 
 impl SourceArgs {
@@ -57,6 +62,7 @@ impl SourceArgs {
             scope: self.schemas.scope(),
             no_owner: self.access.no_owner,
             no_privileges: self.access.no_privileges,
+            no_tablespaces: self.access.no_tablespaces,
         }
     }
 }

@@ -5,12 +5,12 @@
 
 pub mod bulk;
 pub mod catalog;
+pub mod cluster;
 pub mod compare;
 pub mod connect;
 pub mod ddl;
 pub mod load;
 pub mod read;
-pub mod roles;
 pub mod schema_copy;
 pub mod selection;
 pub mod server_rejects;

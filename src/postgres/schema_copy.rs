@@ -6,9 +6,9 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::options::{Check, Problem};
 use crate::postgres::catalog::Catalog;
+use crate::postgres::cluster::{check_roles, check_tablespaces};
 use crate::postgres::connect::DbUrl;
 use crate::postgres::ddl::{SESSION_SETTINGS, statements};
-use crate::postgres::roles::check_roles;
 use crate::postgres::selection::SchemaScope;
 
 /// The options of a schema copy (YAML: the `schema_copy` step beside `source` and `target`).
@@ -23,6 +23,8 @@ pub struct SchemaCopyOptions {
     pub no_owner: bool,
     /// Leave out privileges and default privileges (pg_dump -x).
     pub no_privileges: bool,
+    /// Leave out tablespaces: everything goes to the target's default one.
+    pub no_tablespaces: bool,
 }
 
 impl SchemaCopyOptions {
@@ -33,8 +35,8 @@ impl SchemaCopyOptions {
         }
     }
 
-    /// The catalog of the schemas in `source`, without what `no_owner` and
-    /// `no_privileges` leave out.
+    /// The catalog of the schemas in `source`, without what `no_owner`, `no_privileges`
+    /// and `no_tablespaces` leave out.
     pub async fn load_catalog(&self, source: &DbUrl) -> Result<Catalog> {
         let mut catalog = self.scope.load_catalog(source).await?;
         if self.no_owner {
@@ -42,6 +44,9 @@ impl SchemaCopyOptions {
         }
         if self.no_privileges {
             catalog.access.without_privileges();
+        }
+        if self.no_tablespaces {
+            catalog.placements.clear();
         }
         Ok(catalog)
     }
@@ -75,6 +80,7 @@ pub async fn copy(
     options.problems()?;
     let mut catalog = options.load_catalog(source).await?;
     check_roles(&mut catalog.access, target, options.no_owner).await?;
+    check_tablespaces(&mut catalog.placements, target, options.no_tablespaces).await?;
     let statements = statements(&catalog);
     apply(target, &statements).await?;
     Ok(SchemaCopySummary {

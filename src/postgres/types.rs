@@ -193,14 +193,8 @@ mod tests {
             type_kind,
             element_type: None,
             type_modifier: typmod,
-            not_null: false,
-            default: None,
-            identity: None,
-            identity_sequence: None,
-            generated: None,
-            collation: None,
             local: true,
-            irregular: false,
+            ..Column::default()
         }
     }
 

@@ -1,6 +1,7 @@
 //! Arrow batches -> Postgres: binary COPY (encoded by pgpq), streamed, inside the caller's
 //! transaction. Columns whose values travel as text (see [`PgKind::needs_cast`]) and upserts
-//! go through a temporary staging table and one `INSERT ... SELECT`.
+//! go through a temporary staging table and one `INSERT ... SELECT`, which gives text its
+//! type by the type's input function (never by a cast from text the database defines).
 
 use std::collections::HashMap;
 
@@ -14,7 +15,7 @@ use tokio_postgres::Transaction;
 
 use crate::error::{Error, Result};
 use crate::postgres::catalog::{Catalog, Table};
-use crate::postgres::connect::quote_ident;
+use crate::postgres::connect::{quote_ident, quote_literal};
 use crate::postgres::server_rejects::{
     ServerReject, TAG_COLUMN, insert_by_halves, insert_range, remove_bad_casts,
 };
@@ -234,10 +235,17 @@ fn insert_from_stage(
             let column = table
                 .column(name)
                 .expect("load columns come from the table");
-            if kind.needs_cast() {
-                format!("{q}::{}", column.type_sql)
-            } else {
-                q.clone()
+            match (kind.needs_cast(), column.cast_from_text) {
+                (true, false) => format!("{q}::{}", column.type_sql),
+                // Not through the database's own cast from text: json_populate_record
+                // gives the field its value by the type's input function, as a literal
+                // would (with the column's type modifier and domain checks).
+                (true, true) => format!(
+                    "(json_populate_record(NULL::{}, json_build_object({}, {q}))).{q}",
+                    table.qualified(),
+                    quote_literal(name)
+                ),
+                _ => q.clone(),
             }
         })
         .collect();

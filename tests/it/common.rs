@@ -102,6 +102,45 @@ impl Drop for TestDb {
     }
 }
 
+/// A database holding tests/it/fixtures/partitioned_store.sql: every object kind, rows in
+/// partitioned and inherited tables, some relations in [`STORE_TABLESPACE`].
+pub async fn partitioned_store() -> TestDb {
+    ensure_tablespace(&admin_url(), STORE_TABLESPACE).await;
+    let db = TestDb::new().await;
+    let sql =
+        std::fs::read_to_string(repo_file("tests/it/fixtures/partitioned_store.sql")).unwrap();
+    db.execute(&sql).await;
+    db
+}
+
+/// The tablespace the store fixture keeps some tables and indexes in.
+pub const STORE_TABLESPACE: &str = "lakeshift_space";
+
+/// Creates tablespace `name` in `server`'s cluster unless it exists: in place, inside the
+/// data directory (`allow_in_place_tablespaces`), so no directory must be prepared.
+/// Tablespaces are the cluster's: every test database shares it.
+pub async fn ensure_tablespace(server: &DbUrl, name: &str) {
+    let client = server
+        .connect()
+        .await
+        .expect("the test server must be reachable");
+    client
+        .batch_execute("SET allow_in_place_tablespaces = true")
+        .await
+        .unwrap();
+    let created = client
+        .batch_execute(&format!("CREATE TABLESPACE {name} LOCATION ''"))
+        .await;
+    if let Err(e) = created {
+        // Another test made it first.
+        assert_eq!(
+            e.code(),
+            Some(&tokio_postgres::error::SqlState::DUPLICATE_OBJECT),
+            "creating tablespace {name}: {e}"
+        );
+    }
+}
+
 /// Drop database `name` through `admin`'s server. For `Drop` impls, which run inside a
 /// test's runtime: the work runs on a thread with a runtime of its own.
 pub fn drop_database(admin: DbUrl, name: String) {

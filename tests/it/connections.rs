@@ -503,21 +503,13 @@ fn a_server_that_is_not_up_yet_is_retried_and_the_log_says_so() {
     assert!(!text.contains("hunter2"), "{text}");
 }
 
-/// Roles belong to a cluster: a copy or restore into one that lacks the source's roles
-/// (this one has no `postgres` either) names them before applying anything, and
-/// `--no-owner` leaves out what names them.
+/// Roles and tablespaces belong to a cluster: a copy or restore into one that lacks the
+/// source's roles (this one has no `postgres` either) or tablespaces names them before
+/// applying anything; `--no-owner` and `--no-tablespaces` leave out what names them.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_cluster_without_the_sources_roles_is_named_or_left_out() {
+async fn a_cluster_without_the_sources_roles_or_tablespaces_names_them_or_leaves_them_out() {
     let server = TlsServer::get();
-    let source = crate::common::TestDb::new().await;
-    source
-        .execute(
-            &std::fs::read_to_string(crate::common::repo_file(
-                "tests/it/fixtures/partitioned_store.sql",
-            ))
-            .unwrap(),
-        )
-        .await;
+    let source = crate::common::partitioned_store().await;
     let target = server.database().await;
     let target_url = server.url(&target.name);
     let copy = |extra: &[&str]| {
@@ -542,8 +534,16 @@ async fn a_cluster_without_the_sources_roles_is_named_or_left_out() {
         "SELECT count(*) FROM pg_namespace WHERE nspname IN ('sales', 'catalog', 'audit')";
     assert_eq!(target.value(schemas).await, "0", "nothing was applied");
 
-    let copied = copy(&["--no-owner"]);
-    assert_ok(&copied, "schema copy --no-owner");
+    // Tablespaces are the cluster's too: named, or left out with --no-tablespaces.
+    let refused = copy(&["--no-owner"]);
+    assert_fails_with(&refused, "tablespaces lakeshift_space do not exist");
+    assert_fails_with(&refused, "--no-tablespaces");
+    assert_eq!(target.value(schemas).await, "0", "nothing was applied");
+    let copied = copy(&["--no-owner", "--no-tablespaces"]);
+    assert_ok(&copied, "schema copy --no-owner --no-tablespaces");
+    let in_tablespaces = "SELECT count(*) FROM pg_class WHERE reltablespace <> 0
+        AND relnamespace::regnamespace::text IN ('sales', 'catalog', 'audit')";
+    assert_eq!(target.value(in_tablespaces).await, "0");
     let warnings = stderr(&copied);
     for left_out in [
         "left out grant on sales.orders",
@@ -604,8 +604,14 @@ async fn a_cluster_without_the_sources_roles_is_named_or_left_out() {
     );
     assert_eq!(restored.value(schemas).await, "0");
     // As pg_restore -O: the whole schema and every row, what names a missing role left out.
-    let restore = restore(&["--no-owner"]);
-    assert_ok(&restore, "restore --no-owner");
+    assert_fails_with(
+        &restore(&["--no-owner"]),
+        "tablespaces lakeshift_space do not exist",
+    );
+    assert_eq!(restored.value(schemas).await, "0");
+    let restore = restore(&["--no-owner", "--no-tablespaces"]);
+    assert_ok(&restore, "restore --no-owner --no-tablespaces");
+    assert_eq!(restored.value(in_tablespaces).await, "0");
     let warnings = stderr(&restore);
     assert!(
         warnings.contains("left out policy orders_by_region on sales.orders"),

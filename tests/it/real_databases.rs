@@ -10,12 +10,8 @@ use std::path::Path;
 
 use crate::common::{
     TestDb, error_of, fingerprints, lakeshift, lakeshift_s3, normalised_dump, normalised_dump_with,
-    repo_file, s3_prefix, stdout_of,
+    partitioned_store, repo_file, s3_prefix, stdout_of,
 };
-
-async fn partitioned_store() -> TestDb {
-    fixture("partitioned_store.sql").await
-}
 
 async fn fixture(name: &str) -> TestDb {
     let db = TestDb::new().await;
@@ -52,7 +48,7 @@ async fn whole_database_schema_copy_matches_pg_dump_and_copy_keeps_every_partiti
     let rows = fingerprints(&source).await;
     assert_eq!(
         rows.len(),
-        13,
+        14,
         "every heap: partitions, parents and children (not the foreign partition's)"
     );
     assert_eq!(fingerprints(&target).await, rows);
@@ -118,7 +114,7 @@ async fn backup_and_restore(format: &str, on_s3: bool) {
         ],
     );
     let verified = store.run(&source, &["backup", "verify", "--at", to]);
-    assert!(verified.contains("8372 rows"), "{verified}");
+    assert!(verified.contains("8392 rows"), "{verified}");
     store.run(
         &target,
         &["restore", "--from", to, "--target", target.url.expose()],
@@ -222,6 +218,44 @@ async fn restore_routes_rows_through_a_parent_partitioned_differently() {
             .await,
         "3"
     );
+}
+
+/// A backup of some tables carries their tablespaces (and their partitions' and indexes'),
+/// which a restore gives back, or leaves out under `--no-tablespaces`.
+#[tokio::test(flavor = "multi_thread")]
+async fn tables_restored_alone_keep_their_tablespaces() {
+    let source = partitioned_store().await;
+    // (Alone, without the table its foreign key references.)
+    source
+        .execute("ALTER TABLE sales.orders DROP CONSTRAINT orders_product_id_fkey")
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let tables = "audit.archive,sales.orders";
+    stdout_of(&lakeshift(
+        &source.url,
+        &["backup", "--to", path(dir.path()), "--tables", tables],
+    ));
+    let placed = "SELECT string_agg(c.relname || ':' || t.spcname, ' ' ORDER BY c.relname)
+        FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace
+        WHERE c.relnamespace::regnamespace::text IN ('sales', 'audit') AND c.relkind <> 'm'";
+    let expected = source.value(placed).await;
+    assert_eq!(
+        expected,
+        "archive:lakeshift_space archive_pkey:lakeshift_space \
+         orders_2023:lakeshift_space orders_2023_qty_idx:lakeshift_space \
+         orders_2024_h1_qty_idx:lakeshift_space orders_2024_qty_idx:lakeshift_space \
+         orders_2024_rest_qty_idx:lakeshift_space orders_old_qty_idx:lakeshift_space \
+         orders_qty_idx:lakeshift_space"
+    );
+    for (flags, expected) in [(&[][..], expected.as_str()), (&["--no-tablespaces"][..], "")] {
+        let target = TestDb::new().await;
+        let mut args = vec!["restore", "--from", path(dir.path()), "--tables", tables];
+        args.extend(flags);
+        stdout_of(&lakeshift(&target.url, &args));
+        assert_eq!(target.value(placed).await, expected, "{flags:?}");
+        assert_eq!(target.count("sales.orders").await, 6000);
+        assert_eq!(target.count("audit.archive").await, 20);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -171,6 +171,24 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
                 WHERE n.nspname = ANY($1) AND o.oprcode <> 0
               UNION ALL
+                SELECT 'pg_opfamily'::regclass, f.oid, 'OPERATOR FAMILY', NULL,
+                    quote_ident(n.nspname) || '.' || quote_ident(f.opfname) || ' USING ' || quote_ident(am.amname),
+                    f.opfowner, true, NULL
+                FROM pg_opfamily f JOIN pg_namespace n ON n.oid = f.opfnamespace JOIN pg_am am ON am.oid = f.opfmethod
+                WHERE n.nspname = ANY($1)
+              UNION ALL
+                SELECT 'pg_opclass'::regclass, c.oid, 'OPERATOR CLASS', NULL,
+                    quote_ident(n.nspname) || '.' || quote_ident(c.opcname) || ' USING ' || quote_ident(am.amname),
+                    c.opcowner, true, NULL
+                FROM pg_opclass c JOIN pg_namespace n ON n.oid = c.opcnamespace JOIN pg_am am ON am.oid = c.opcmethod
+                WHERE n.nspname = ANY($1)
+              UNION ALL
+                {conversions}
+              UNION ALL
+                SELECT 'pg_language'::regclass, l.oid, 'LANGUAGE', 'LANGUAGE', quote_ident(l.lanname), l.lanowner, true,
+                    l.lanacl
+                FROM pg_language l WHERE l.lanispl AND {WHOLE_DATABASE}
+              UNION ALL
                 {dictionaries}
               UNION ALL
                 {configurations}
@@ -213,6 +231,7 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
             exploded("a.attacl", "c.relowner"),
             collation = owned_in_schema("pg_collation", "COLLATION", "coll"),
             statistics = owned_in_schema("pg_statistic_ext", "STATISTICS", "stx"),
+            conversions = owned_in_schema("pg_conversion", "CONVERSION", "con"),
             dictionaries = owned_in_schema("pg_ts_dict", "TEXT SEARCH DICTIONARY", "dict"),
             configurations = owned_in_schema("pg_ts_config", "TEXT SEARCH CONFIGURATION", "cfg"),
         );

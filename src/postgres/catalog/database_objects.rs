@@ -1,5 +1,5 @@
-//! Objects of the database rather than of a schema: publications (those that publish a
-//! table or schema of the catalog), subscriptions and event triggers. As for pg_dump, they
+//! Objects of the database rather than of a schema: procedural languages, publications
+//! (those that publish a table or schema of the catalog), subscriptions and event triggers. As for pg_dump, they
 //! belong to a catalog of the whole database only (but publications of a read table), and
 //! subscriptions are read by a superuser only (their connection strings are hidden from
 //! other roles).
@@ -33,6 +33,16 @@ pub struct PublishedTable {
     pub columns: Vec<String>,
     /// The row filter, as `pg_get_expr` renders it (parenthesised).
     pub filter: Option<String>,
+}
+
+/// A procedural language no extension brings (`CREATE LANGUAGE`); its owner and
+/// privileges are in [`super::Access`] (kind `LANGUAGE`).
+#[derive(Debug, Clone)]
+pub struct Language {
+    pub name: String,
+    pub trusted: bool,
+    /// `HANDLER f[ INLINE f][ VALIDATOR f]`, the functions schema-qualified.
+    pub functions: String,
 }
 
 /// An event trigger. Its owner is in [`super::Access`] (kind `EVENT TRIGGER`).
@@ -186,6 +196,27 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 tags: r.get(2),
                 function: r.get(3),
                 firing: Firing::from_code(r.get(4)),
+            })
+            .collect())
+    }
+
+    pub(super) async fn languages(&self) -> Result<Vec<Language>> {
+        let sql = format!(
+            "SELECT l.lanname::text, l.lanpltrusted,
+                concat_ws(' ', 'HANDLER ' || l.lanplcallfoid::regproc::text,
+                          CASE WHEN l.laninline <> 0 THEN 'INLINE ' || l.laninline::regproc::text END,
+                          CASE WHEN l.lanvalidator <> 0 THEN 'VALIDATOR ' || l.lanvalidator::regproc::text END)
+            FROM pg_language l WHERE l.lanispl AND {} AND {WHOLE_DATABASE} ORDER BY 1",
+            not_in_extension("'pg_language'::regclass", "l.oid")
+        );
+        Ok(self
+            .rows("procedural languages", &sql)
+            .await?
+            .iter()
+            .map(|r| Language {
+                name: r.get(0),
+                trusted: r.get(1),
+                functions: r.get(2),
             })
             .collect())
     }

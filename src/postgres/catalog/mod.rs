@@ -4,7 +4,9 @@
 //! functions and aggregates in [`routines`]; triggers, rules, policies and statistics in
 //! [`table_objects`]; publications, subscriptions and event triggers in
 //! [`database_objects`]; foreign data wrappers, servers and tables in [`foreign`];
-//! operators, casts and text search in [`operators`]; owners and privileges in [`access`].
+//! operators, their classes and families, casts and conversions in [`operators`]; text
+//! search in [`text_search`]; tablespaces relations are stored in [`tablespaces`]; owners
+//! and privileges in [`access`].
 //!
 //! Queries run with `search_path = pg_catalog`, as pg_dump does, so every name the server
 //! renders (`format_type`, `pg_get_expr`, `pg_get_viewdef`, ...) comes back schema-qualified
@@ -17,14 +19,20 @@ mod operators;
 mod queries;
 mod routines;
 mod table_objects;
+mod tablespaces;
+mod text_search;
 mod types;
 
 pub use access::{Access, DefaultPrivileges, Grant, ObjectAccess};
-pub use database_objects::{EventTrigger, Publication, PublishedTable, Subscription};
+pub use database_objects::{EventTrigger, Language, Publication, PublishedTable, Subscription};
 pub use foreign::{ForeignDataWrapper, ForeignServer, ForeignTable, UserMapping};
-pub use operators::{Cast, Operator, TextSearchConfiguration, TextSearchDictionary};
+pub use operators::{Cast, Conversion, Operator, OperatorClass, OperatorFamily};
 pub use routines::{Aggregate, Function};
 pub use table_objects::{Firing, Policy, Rule, Statistics, Trigger};
+pub use tablespaces::Placement;
+pub use text_search::{
+    TextSearchConfiguration, TextSearchDictionary, TextSearchParser, TextSearchTemplate,
+};
 pub use types::{Collation, CompositeType, Domain, EnumType, RangeType};
 
 use tokio_postgres::Transaction;
@@ -38,6 +46,8 @@ pub struct Catalog {
     pub schemas: Vec<String>,
     /// Extensions the schemas' objects use (or that live in them), but plpgsql.
     pub extensions: Vec<Extension>,
+    /// Procedural languages no extension brings (whole-database catalogs only).
+    pub languages: Vec<Language>,
     pub collations: Vec<Collation>,
     pub enums: Vec<EnumType>,
     pub domains: Vec<Domain>,
@@ -51,7 +61,12 @@ pub struct Catalog {
     pub functions: Vec<Function>,
     pub aggregates: Vec<Aggregate>,
     pub operators: Vec<Operator>,
+    pub operator_families: Vec<OperatorFamily>,
+    pub operator_classes: Vec<OperatorClass>,
     pub casts: Vec<Cast>,
+    pub conversions: Vec<Conversion>,
+    pub text_search_parsers: Vec<TextSearchParser>,
+    pub text_search_templates: Vec<TextSearchTemplate>,
     pub text_search_dictionaries: Vec<TextSearchDictionary>,
     pub text_search_configurations: Vec<TextSearchConfiguration>,
     pub triggers: Vec<Trigger>,
@@ -65,6 +80,9 @@ pub struct Catalog {
     pub subscriptions: Vec<Subscription>,
     pub event_triggers: Vec<EventTrigger>,
     pub comments: Vec<Comment>,
+    /// The tablespaces of relations stored outside the database's default one (tablespaces
+    /// belong to the cluster: `--no-tablespaces` leaves these out).
+    pub placements: Vec<Placement>,
     /// Policies, owners and privileges of every object above and of the schemas, default
     /// privileges.
     pub access: Access,
@@ -149,6 +167,10 @@ pub struct Column {
     pub collation: Option<String>,
     /// Declared by the table itself (not only inherited from a parent or a partitioned table).
     pub local: bool,
+    /// Its type (or a domain's base type) has a cast from text of the database's own, which
+    /// `text::type` would call: values that travel as text are converted by the type's
+    /// input function instead (see `postgres::write`).
+    pub cast_from_text: bool,
     /// Holds values its Arrow type cannot carry (NaN in a `numeric(p,s)`, an array of several
     /// dimensions): read and written as its text form. Set by a read's snapshot probe.
     pub irregular: bool,

@@ -1,5 +1,5 @@
-//! User-defined operators and casts, and text search dictionaries and configurations: what
-//! a schema adds to how values are compared, converted and searched.
+//! User-defined operators, operator classes and families, casts and conversions: what a
+//! schema adds to how values are compared and converted.
 
 use tokio_postgres::GenericClient;
 
@@ -28,24 +28,65 @@ pub struct Cast {
     pub how: String,
 }
 
-/// `CREATE TEXT SEARCH DICTIONARY`.
+/// `CREATE OPERATOR FAMILY`, with the members no class of it brings (cross-type operators
+/// and support functions added by `ALTER OPERATOR FAMILY .. ADD`).
 #[derive(Debug, Clone)]
-pub struct TextSearchDictionary {
+pub struct OperatorFamily {
     pub schema: String,
     pub name: String,
-    /// `TEMPLATE = .., option = ..`.
-    pub options: String,
+    /// The index access method: `btree`, `hash`, `gist`, ...
+    pub method: String,
+    /// `OPERATOR 1 <(numeric,numeric)`, `FUNCTION 1 (numeric, numeric) f(numeric,numeric)`.
+    pub loose_members: Vec<String>,
 }
 
-/// `CREATE TEXT SEARCH CONFIGURATION` with its token mappings.
+/// `CREATE OPERATOR CLASS`, in its family (created first, as pg_dump does).
 #[derive(Debug, Clone)]
-pub struct TextSearchConfiguration {
+pub struct OperatorClass {
     pub schema: String,
     pub name: String,
-    /// The parser, schema-qualified.
-    pub parser: String,
-    /// `ADD MAPPING FOR token WITH dict, ..` each.
-    pub mappings: Vec<String>,
+    pub method: String,
+    pub default: bool,
+    /// The indexed type, as `format_type` renders it.
+    pub for_type: String,
+    /// The family, schema-qualified.
+    pub family: String,
+    /// `STORAGE t` when the index stores another type, then its operators and functions,
+    /// written as [`OperatorFamily::loose_members`] are.
+    pub members: Vec<String>,
+}
+
+/// `CREATE [DEFAULT] CONVERSION`.
+#[derive(Debug, Clone)]
+pub struct Conversion {
+    pub schema: String,
+    pub name: String,
+    pub default: bool,
+    pub from_encoding: String,
+    pub to_encoding: String,
+    /// The conversion function, schema-qualified when not built in.
+    pub function: String,
+}
+
+/// The members of the operator family `family` (an oid expression) that depend on
+/// `owner_class` (`pg_opfamily`: loose ones; `pg_opclass`: a class's) through `owner`, as
+/// `CREATE OPERATOR CLASS` and `ALTER OPERATOR FAMILY .. ADD` write them.
+fn members(family: &str, owner_class: &str, owner: &str) -> String {
+    format!(
+        "ARRAY(SELECT m FROM (
+            SELECT 1 AS k, a.amopstrategy AS n, 'OPERATOR ' || a.amopstrategy || ' ' || a.amopopr::regoperator::text
+                || CASE WHEN a.amoppurpose = 'o' THEN ' FOR ORDER BY ' || quote_ident(sn.nspname) || '.' || quote_ident(sf.opfname)
+                   ELSE '' END AS m
+            FROM pg_amop a JOIN pg_depend d ON d.classid = 'pg_amop'::regclass AND d.objid = a.oid
+            LEFT JOIN pg_opfamily sf ON sf.oid = a.amopsortfamily LEFT JOIN pg_namespace sn ON sn.oid = sf.opfnamespace
+            WHERE a.amopfamily = {family} AND d.refclassid = '{owner_class}'::regclass AND d.refobjid = {owner}
+          UNION ALL
+            SELECT 2, p.amprocnum, 'FUNCTION ' || p.amprocnum || ' (' || format_type(p.amproclefttype, NULL) || ', '
+                || format_type(p.amprocrighttype, NULL) || ') ' || p.amproc::regprocedure::text
+            FROM pg_amproc p JOIN pg_depend d ON d.classid = 'pg_amproc'::regclass AND d.objid = p.oid
+            WHERE p.amprocfamily = {family} AND d.refclassid = '{owner_class}'::regclass AND d.refobjid = {owner}
+        ) x ORDER BY k, n, m)"
+    )
 }
 
 impl<C: GenericClient + Sync> Queries<'_, C> {
@@ -116,53 +157,76 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
             .collect())
     }
 
-    pub(super) async fn text_search_dictionaries(&self) -> Result<Vec<TextSearchDictionary>> {
+    pub(super) async fn operator_families(&self) -> Result<Vec<OperatorFamily>> {
         let sql = format!(
-            "SELECT n.nspname::text, d.dictname::text,
-                concat_ws(', ', 'TEMPLATE = ' || quote_ident(tn.nspname) || '.' || quote_ident(t.tmplname),
-                          d.dictinitoption)
-            FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace
-            JOIN pg_ts_template t ON t.oid = d.dicttemplate JOIN pg_namespace tn ON tn.oid = t.tmplnamespace
+            "SELECT n.nspname::text, f.opfname::text, am.amname::text, {}
+            FROM pg_opfamily f JOIN pg_namespace n ON n.oid = f.opfnamespace JOIN pg_am am ON am.oid = f.opfmethod
             WHERE n.nspname = ANY($1) AND {}
-            ORDER BY 1, 2",
-            not_in_extension("'pg_ts_dict'::regclass", "d.oid")
+            ORDER BY f.oid",
+            members("f.oid", "pg_opfamily", "f.oid"),
+            not_in_extension("'pg_opfamily'::regclass", "f.oid")
         );
         Ok(self
-            .rows("text search dictionaries", &sql)
+            .rows("operator families", &sql)
             .await?
             .iter()
-            .map(|r| TextSearchDictionary {
+            .map(|r| OperatorFamily {
                 schema: r.get(0),
                 name: r.get(1),
-                options: r.get(2),
+                method: r.get(2),
+                loose_members: r.get(3),
             })
             .collect())
     }
 
-    pub(super) async fn text_search_configurations(&self) -> Result<Vec<TextSearchConfiguration>> {
+    pub(super) async fn operator_classes(&self) -> Result<Vec<OperatorClass>> {
         let sql = format!(
-            "SELECT n.nspname::text, c.cfgname::text, quote_ident(pn.nspname) || '.' || quote_ident(p.prsname),
-                ARRAY(SELECT 'ADD MAPPING FOR ' || t.alias || ' WITH '
-                             || string_agg(quote_ident(dn.nspname) || '.' || quote_ident(d.dictname), ', '
-                                           ORDER BY m.mapseqno)
-                      FROM pg_ts_config_map m JOIN ts_token_type(c.cfgparser) t ON t.tokid = m.maptokentype
-                      JOIN pg_ts_dict d ON d.oid = m.mapdict JOIN pg_namespace dn ON dn.oid = d.dictnamespace
-                      WHERE m.mapcfg = c.oid GROUP BY t.alias ORDER BY t.alias)
-            FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace
-            JOIN pg_ts_parser p ON p.oid = c.cfgparser JOIN pg_namespace pn ON pn.oid = p.prsnamespace
+            "SELECT n.nspname::text, c.opcname::text, am.amname::text, c.opcdefault, format_type(c.opcintype, NULL),
+                quote_ident(fn.nspname) || '.' || quote_ident(f.opfname),
+                ARRAY(SELECT 'STORAGE ' || format_type(c.opckeytype, NULL) WHERE c.opckeytype <> 0) || {}
+            FROM pg_opclass c JOIN pg_namespace n ON n.oid = c.opcnamespace JOIN pg_am am ON am.oid = c.opcmethod
+            JOIN pg_opfamily f ON f.oid = c.opcfamily JOIN pg_namespace fn ON fn.oid = f.opfnamespace
             WHERE n.nspname = ANY($1) AND {}
-            ORDER BY 1, 2",
-            not_in_extension("'pg_ts_config'::regclass", "c.oid")
+            ORDER BY c.oid",
+            members("c.opcfamily", "pg_opclass", "c.oid"),
+            not_in_extension("'pg_opclass'::regclass", "c.oid")
         );
         Ok(self
-            .rows("text search configurations", &sql)
+            .rows("operator classes", &sql)
             .await?
             .iter()
-            .map(|r| TextSearchConfiguration {
+            .map(|r| OperatorClass {
                 schema: r.get(0),
                 name: r.get(1),
-                parser: r.get(2),
-                mappings: r.get(3),
+                method: r.get(2),
+                default: r.get(3),
+                for_type: r.get(4),
+                family: r.get(5),
+                members: r.get(6),
+            })
+            .collect())
+    }
+
+    pub(super) async fn conversions(&self) -> Result<Vec<Conversion>> {
+        let sql = format!(
+            "SELECT n.nspname::text, c.conname::text, c.condefault, pg_encoding_to_char(c.conforencoding)::text,
+                pg_encoding_to_char(c.contoencoding)::text, c.conproc::regproc::text
+            FROM pg_conversion c JOIN pg_namespace n ON n.oid = c.connamespace
+            WHERE n.nspname = ANY($1) AND {}
+            ORDER BY 1, 2",
+            not_in_extension("'pg_conversion'::regclass", "c.oid")
+        );
+        Ok(self
+            .rows("conversions", &sql)
+            .await?
+            .iter()
+            .map(|r| Conversion {
+                schema: r.get(0),
+                name: r.get(1),
+                default: r.get(2),
+                from_encoding: r.get(3),
+                to_encoding: r.get(4),
+                function: r.get(5),
             })
             .collect())
     }

@@ -112,6 +112,7 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 .cloned()
                 .collect(),
             extensions: self.extensions().await?,
+            languages: self.languages().await?,
             collations: self.collations().await?,
             enums: self.enums().await?,
             domains: self.domains().await?,
@@ -128,7 +129,12 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
             functions: self.functions().await?,
             aggregates: self.aggregates().await?,
             operators: self.operators().await?,
+            operator_families: self.operator_families().await?,
+            operator_classes: self.operator_classes().await?,
             casts: self.casts().await?,
+            conversions: self.conversions().await?,
+            text_search_parsers: self.text_search_parsers().await?,
+            text_search_templates: self.text_search_templates().await?,
             text_search_dictionaries: self.text_search_dictionaries().await?,
             text_search_configurations: self.text_search_configurations().await?,
             triggers: self.triggers().await?,
@@ -141,6 +147,7 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
             foreign_tables: self.foreign_tables().await?,
             event_triggers: self.event_triggers().await?,
             comments: self.comments().await?,
+            placements: self.placements().await?,
             access: Access {
                 policies: self.policies().await?,
                 user_mappings,
@@ -288,7 +295,9 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 pg_get_expr(d.adbin, d.adrelid), nullif(a.attidentity, '')::text, nullif(a.attgenerated, '')::text,
                 CASE WHEN a.attcollation <> t.typcollation
                      THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END,
-                a.attislocal
+                a.attislocal,
+                EXISTS (SELECT 1 FROM pg_cast k WHERE k.castsource = 'text'::regtype
+                        AND k.casttarget IN (a.atttypid, t.typbasetype))
             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_type t ON t.oid = a.atttypid
             LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
@@ -336,6 +345,7 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 generated: generated.and(default),
                 collation: r.get(11),
                 local: r.get(12),
+                cast_from_text: r.get(13),
                 irregular: false,
             });
         }
@@ -451,14 +461,19 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
     }
 
     async fn comments(&self) -> Result<Vec<Comment>> {
-        let sql = "SELECT o.type, o.identity, d.description
+        let sql = format!(
+            "SELECT o.type, o.identity, d.description
             FROM pg_description d, LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) o
             WHERE coalesce(o.schema, CASE WHEN o.type = 'schema' THEN o.identity END) = ANY($1)
                -- (a column's schema comes quoted)
                OR o.schema = ANY(ARRAY(SELECT quote_ident(s) FROM unnest($1::text[]) s))
-            ORDER BY o.type, o.identity";
+               -- a procedural language's, as the languages: no extension's, whole databases'
+               OR (o.type = 'language' AND {} AND {WHOLE_DATABASE})
+            ORDER BY o.type, o.identity",
+            not_in_extension("d.classoid", "d.objoid")
+        );
         let mut comments = Vec::new();
-        for r in self.rows("comments", sql).await? {
+        for r in self.rows("comments", &sql).await? {
             let (kind, identity): (String, String) = (r.get(0), r.get(1));
             let (object_kind, identity) = match kind.as_str() {
                 "table column"
@@ -485,9 +500,15 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 | "function" | "procedure" | "aggregate" | "schema" | "type" | "domain"
                 | "collation" => (kind.to_uppercase(), identity),
                 "statistics object" => ("STATISTICS".to_string(), identity),
-                "text search configuration" | "text search dictionary" => {
-                    (kind.to_uppercase(), identity)
-                }
+                "text search configuration"
+                | "text search dictionary"
+                | "text search parser"
+                | "text search template"
+                | "operator"
+                | "operator class"
+                | "operator family"
+                | "conversion"
+                | "language" => (kind.to_uppercase(), identity),
                 // A policy's comment goes with the policy (see `Policy::comment`).
                 _ => continue,
             };

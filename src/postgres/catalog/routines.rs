@@ -13,6 +13,9 @@ pub struct Function {
     pub definition: String,
     /// Reads a table or a table's row type, so it must be created after the tables.
     pub needs_tables: bool,
+    /// A procedural language's handler, inline handler or validator: created before the
+    /// languages, which come before every other function.
+    pub serves_language: bool,
 }
 
 /// `CREATE OR REPLACE AGGREGATE`, built from `pg_aggregate` (the server has no
@@ -33,7 +36,8 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
                         AND (d.refclassid = 'pg_class'::regclass
                              OR (d.refclassid = 'pg_type'::regclass
-                                 AND EXISTS (SELECT 1 FROM pg_type t WHERE t.oid = d.refobjid AND t.typrelid <> 0))))
+                                 AND EXISTS (SELECT 1 FROM pg_type t WHERE t.oid = d.refobjid AND t.typrelid <> 0)))),
+                EXISTS (SELECT 1 FROM pg_language l WHERE p.oid IN (l.lanplcallfoid, l.laninline, l.lanvalidator))
             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
             WHERE n.nspname = ANY($1) AND p.prokind IN ('f', 'p', 'w')
               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
@@ -50,6 +54,7 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 is_procedure: r.get(3),
                 definition: r.get::<_, String>(4).trim_end().to_string(),
                 needs_tables: r.get(5),
+                serves_language: r.get(6),
             })
             .collect())
     }

@@ -1,8 +1,18 @@
-//! Publications, subscriptions and event triggers: objects of the database, not of a schema.
+//! Procedural languages, publications, subscriptions and event triggers: objects of the
+//! database, not of a schema.
 
 use super::{if_missing, qualified};
-use crate::postgres::catalog::{Access, EventTrigger, Publication, Subscription};
+use crate::postgres::catalog::{Access, EventTrigger, Language, Publication, Subscription};
 use crate::postgres::connect::{quote_ident, quote_literal};
+
+pub(super) fn language(l: &Language) -> String {
+    let trusted = if l.trusted { "TRUSTED " } else { "" };
+    format!(
+        "CREATE OR REPLACE {trusted}LANGUAGE {} {}",
+        quote_ident(&l.name),
+        l.functions
+    )
+}
 
 /// A publication with its parameters, then each member it lacks (as pg_dump adds them).
 pub(super) fn publication(p: &Publication) -> Vec<String> {

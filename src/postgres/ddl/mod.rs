@@ -1,24 +1,28 @@
 //! DDL from the catalog: an idempotent SQL script that recreates a schema's metadata.
 //!
 //! Order: schemas, the extensions their objects use, collations, enum, domain, composite
-//! and range types, functions that need no table, text search dictionaries and
-//! configurations, sequences, tables (then their storage parameters and column settings),
-//! sequence ownership, foreign data wrappers, servers and foreign tables,
-//! keys/unique/check/exclusion constraints, foreign keys (after every table), functions
-//! that read tables, operators and casts, aggregates (after the functions they call), views
-//! (each after the views it reads), indexes (after materialized views, which can carry
-//! them), extended statistics, replica identities, row-level security, rules and triggers
-//! (with how they fire), publications, subscriptions, comments; then policies, user
-//! mappings, owners, privileges and default privileges (so they apply to nothing the script
-//! creates); event triggers last (so they fire for nothing the script does). Every
-//! statement is written so that running the script again changes nothing: `IF NOT EXISTS`,
-//! `OR REPLACE`, or a `DO` block that checks the catalog first.
+//! and range types, the functions procedural languages are made of, then the languages,
+//! functions that need no table, conversions, text search parsers, templates, dictionaries
+//! and configurations, sequences, tables (then their storage parameters and column
+//! settings), sequence ownership, foreign data wrappers, servers and foreign tables, the
+//! tables' tablespaces; keys/unique/check/exclusion constraints, foreign keys (after every
+//! table), functions that read tables, operators, casts, operator families and classes,
+//! aggregates (after the functions they call), views (each after the views it reads),
+//! indexes (after materialized views, which can carry them), extended statistics, replica
+//! identities, row-level security, rules and triggers (with how they fire), publications,
+//! subscriptions, comments, the tablespaces of indexes and materialized views; then
+//! policies, user mappings, owners, privileges and default privileges (so they apply to
+//! nothing the script creates); event triggers last (so they fire for nothing the script
+//! does). Every statement is written so that running the script again changes nothing:
+//! `IF NOT EXISTS`, `OR REPLACE`, or a `DO` block that checks the catalog first.
 
 mod access;
 mod database;
 mod foreign;
 mod operators;
 mod tables;
+mod tablespaces;
+mod text_search;
 mod types;
 
 use std::fmt::Write as _;
@@ -31,6 +35,7 @@ use tables::{
     create_sequence, create_table, foreign_keys, indexes, keys_and_checks, replica_identity,
     sequence_owner, table_settings,
 };
+pub use tablespaces::placement_statements;
 
 /// The statements that recreate `catalog`, in dependency order, without transaction control.
 pub fn statements(catalog: &Catalog) -> Vec<String> {
@@ -38,7 +43,11 @@ pub fn statements(catalog: &Catalog) -> Vec<String> {
         mut pre_data,
         post_data,
     } = sections(catalog);
+    let (before_rows, after_rows): (Vec<_>, Vec<_>) =
+        catalog.placements.iter().partition(|p| p.before_rows());
+    pre_data.extend(placement_statements(before_rows));
     pre_data.extend(post_data);
+    pre_data.extend(placement_statements(after_rows));
     pre_data.extend(access_statements(&catalog.access));
     pre_data.extend(event_triggers(&catalog.event_triggers, &catalog.access));
     pre_data
@@ -64,8 +73,9 @@ pub fn access_statements(access: &Access) -> Vec<String> {
     out
 }
 
-/// [`statements`] but [`access_statements`] in two parts, as pg_dump's sections: what rows
-/// need to be loaded, and what follows them (keys, foreign keys, views, indexes, triggers, ..).
+/// [`statements`] but placements and [`access_statements`], in two parts as pg_dump's
+/// sections: what rows need to be loaded, and what follows them (keys, foreign keys,
+/// views, indexes, triggers, ..).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sections {
     pub pre_data: Vec<String>,
@@ -94,21 +104,23 @@ pub fn sections(catalog: &Catalog) -> Sections {
     out.extend(ranges.into_iter().map(types::create_range));
     let shells = own_function_ranges.iter().filter(|r| r.needs_shell);
     out.extend(shells.map(|r| types::range_shell(r)));
-    let (late, early): (Vec<_>, Vec<_>) = catalog.functions.iter().partition(|f| f.needs_tables);
+    let (language_functions, functions): (Vec<_>, Vec<_>) =
+        catalog.functions.iter().partition(|f| f.serves_language);
+    out.extend(language_functions.iter().map(|f| f.definition.clone()));
+    out.extend(catalog.languages.iter().map(database::language));
+    let (late, early): (Vec<_>, Vec<_>) = functions.into_iter().partition(|f| f.needs_tables);
     out.extend(early.iter().map(|f| f.definition.clone()));
     out.extend(own_function_ranges.into_iter().map(types::create_range));
+    out.extend(catalog.conversions.iter().map(operators::conversion));
+    out.extend(catalog.text_search_parsers.iter().map(text_search::parser));
     out.extend(
         catalog
-            .text_search_dictionaries
+            .text_search_templates
             .iter()
-            .map(operators::dictionary),
+            .map(text_search::template),
     );
-    out.extend(
-        catalog
-            .text_search_configurations
-            .iter()
-            .map(operators::configuration),
-    );
+    out.extend((catalog.text_search_dictionaries.iter()).map(text_search::dictionary));
+    out.extend((catalog.text_search_configurations.iter()).map(text_search::configuration));
     out.extend(catalog.sequences.iter().map(create_sequence));
     let tables = catalog.tables_in_creation_order();
     out.extend(tables.iter().map(|t| create_table(catalog, t)));
@@ -124,6 +136,8 @@ pub fn sections(catalog: &Catalog) -> Sections {
     // After every function they may call; before the views and indexes that use them.
     out.extend(catalog.operators.iter().map(operators::operator));
     out.extend(catalog.casts.iter().map(operators::cast));
+    out.extend(catalog.operator_families.iter().map(operators::family));
+    out.extend(catalog.operator_classes.iter().map(operators::class));
     out.extend(catalog.aggregates.iter().map(|a| a.definition.clone()));
     out.extend(catalog.views.iter().map(create_view));
     out.extend(indexes(catalog, &tables));

@@ -1,7 +1,7 @@
-//! Operators, casts, text search dictionaries and configurations, each unless it exists.
+//! Operators, operator families and classes, casts and conversions, each unless it exists.
 
 use super::{if_missing, named_in_schema, qualified};
-use crate::postgres::catalog::{Cast, Operator, TextSearchConfiguration, TextSearchDictionary};
+use crate::postgres::catalog::{Cast, Conversion, Operator, OperatorClass, OperatorFamily};
 use crate::postgres::connect::{quote_ident, quote_literal};
 
 pub(super) fn operator(o: &Operator) -> String {
@@ -38,31 +38,60 @@ pub(super) fn cast(c: &Cast) -> String {
     )
 }
 
-pub(super) fn dictionary(d: &TextSearchDictionary) -> String {
+/// An operator family (or class) of `method` named `name` in `schema`, as a query.
+fn with_method(catalog: &str, prefix: &str, schema: &str, name: &str, method: &str) -> String {
+    format!(
+        "{} AND x.{prefix}method = (SELECT oid FROM pg_am WHERE amname = {})",
+        named_in_schema(catalog, prefix, schema, name),
+        quote_literal(method)
+    )
+}
+
+/// The family and the members its classes do not bring, together, when it is missing.
+pub(super) fn family(f: &OperatorFamily) -> String {
+    let name = format!(
+        "{} USING {}",
+        qualified(&f.schema, &f.name),
+        quote_ident(&f.method)
+    );
+    let mut statements = vec![format!("CREATE OPERATOR FAMILY {name}")];
+    if !f.loose_members.is_empty() {
+        statements.push(format!(
+            "ALTER OPERATOR FAMILY {name} ADD\n      {}",
+            f.loose_members.join(",\n      ")
+        ));
+    }
     if_missing(
-        &named_in_schema("pg_ts_dict", "dict", &d.schema, &d.name),
+        &with_method("pg_opfamily", "opf", &f.schema, &f.name, &f.method),
+        &statements.join(";\n    "),
+    )
+}
+
+pub(super) fn class(c: &OperatorClass) -> String {
+    let default = if c.default { " DEFAULT" } else { "" };
+    if_missing(
+        &with_method("pg_opclass", "opc", &c.schema, &c.name, &c.method),
         &format!(
-            "CREATE TEXT SEARCH DICTIONARY {} ({})",
-            qualified(&d.schema, &d.name),
-            d.options
+            "CREATE OPERATOR CLASS {}{default} FOR TYPE {} USING {} FAMILY {} AS\n      {}",
+            qualified(&c.schema, &c.name),
+            c.for_type,
+            quote_ident(&c.method),
+            c.family,
+            c.members.join(",\n      ")
         ),
     )
 }
 
-/// The configuration and its mappings, together, when it is missing.
-pub(super) fn configuration(c: &TextSearchConfiguration) -> String {
-    let name = qualified(&c.schema, &c.name);
-    let mut statements = vec![format!(
-        "CREATE TEXT SEARCH CONFIGURATION {name} (PARSER = {})",
-        c.parser
-    )];
-    statements.extend(
-        c.mappings
-            .iter()
-            .map(|m| format!("ALTER TEXT SEARCH CONFIGURATION {name} {m}")),
-    );
+pub(super) fn conversion(c: &Conversion) -> String {
+    let default = if c.default { "DEFAULT " } else { "" };
     if_missing(
-        &named_in_schema("pg_ts_config", "cfg", &c.schema, &c.name),
-        &statements.join(";\n    "),
+        &named_in_schema("pg_conversion", "con", &c.schema, &c.name),
+        &format!(
+            "CREATE {default}CONVERSION {} FOR {} TO {} FROM {}",
+            qualified(&c.schema, &c.name),
+            quote_literal(&c.from_encoding),
+            quote_literal(&c.to_encoding),
+            c.function
+        ),
     )
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::types::{create_collation, create_composite, create_domain, create_enum, create_range};
 use super::{create_extension, if_missing, qualified};
 use crate::postgres::catalog::{
-    Catalog, Column, Constraint, ConstraintKind, Index, QualifiedName, Sequence, Table,
+    Catalog, Column, Constraint, ConstraintKind, Index, Placement, QualifiedName, Sequence, Table,
 };
 use crate::postgres::connect::{quote_ident, quote_literal};
 
@@ -23,6 +23,10 @@ pub struct TableDdl {
     /// Added once every table they reference is loaded.
     pub foreign_keys: Vec<String>,
     pub indexes: Vec<String>,
+    /// The tablespaces of the table, its partitions and their indexes, when not the
+    /// default one (a restore can leave them out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placements: Vec<Placement>,
 }
 
 /// [`TableDdl`] of `table` and, when it is partitioned, of its partitions (a restore loads
@@ -109,7 +113,33 @@ pub fn table_ddl(catalog: &Catalog, table: &Table) -> TableDdl {
         constraints: keys_and_checks(&tables),
         foreign_keys: foreign_keys(&tables),
         indexes,
+        placements: placements(catalog, &tables),
     }
+}
+
+/// The placements of `tables` and of their indexes (a key's too).
+fn placements(catalog: &Catalog, tables: &[&Table]) -> Vec<Placement> {
+    let table_named =
+        |schema: &str, name: &str| tables.iter().find(|t| t.schema == schema && t.name == name);
+    let of_tables = |p: &&Placement| match p.kind.as_str() {
+        "TABLE" => table_named(&p.schema, &p.name).is_some(),
+        "INDEX" => {
+            (catalog.indexes.iter()).any(|i| {
+                i.schema == p.schema
+                    && i.name == p.name
+                    && table_named(&i.schema, &i.table).is_some()
+            }) || tables
+                .iter()
+                .any(|t| t.schema == p.schema && t.constraints.iter().any(|c| c.name == p.name))
+        }
+        _ => false,
+    };
+    catalog
+        .placements
+        .iter()
+        .filter(of_tables)
+        .cloned()
+        .collect()
 }
 
 /// Keys, unique, check and exclusion constraints of `tables` (parents first), each declared

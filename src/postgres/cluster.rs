@@ -1,11 +1,11 @@
-//! The roles a catalog names, checked against the database it is recreated in: roles are
-//! the cluster's, not the database's, so a copy or restore into another cluster may lack
-//! them.
+//! The roles and tablespaces a catalog names, checked against the database it is recreated
+//! in: they are the cluster's, not the database's, so a copy or restore into another
+//! cluster may lack them.
 
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
-use crate::postgres::catalog::Access;
+use crate::postgres::catalog::{Access, Placement};
 use crate::postgres::connect::DbUrl;
 
 /// The roles `access` names that `target` does not have. Without `no_owner` a missing role
@@ -54,4 +54,41 @@ pub fn missing_roles_error(missing: &BTreeSet<String>, target: &DbUrl) -> Error 
         roles: missing.iter().cloned().collect::<Vec<_>>().join(", "),
         target: target.redacted(),
     }
+}
+
+/// Leaves out every placement under `no_tablespaces` (objects go to the target's default
+/// tablespace, as pg_restore --no-tablespaces); otherwise a tablespace `target` lacks is
+/// an error, before anything is applied.
+pub async fn check_tablespaces(
+    placements: &mut Vec<Placement>,
+    target: &DbUrl,
+    no_tablespaces: bool,
+) -> Result<()> {
+    if no_tablespaces {
+        placements.clear();
+    }
+    let named: BTreeSet<String> = placements.iter().map(|p| p.tablespace.clone()).collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    let named: Vec<String> = named.into_iter().collect();
+    let client = target.connect().await?;
+    let found: BTreeSet<String> = client
+        .query(
+            "SELECT spcname::text FROM pg_tablespace WHERE spcname = ANY($1)",
+            &[&named],
+        )
+        .await
+        .map_err(|e| Error::pg("listing the tablespaces", e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let missing: Vec<String> = named.into_iter().filter(|t| !found.contains(t)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::MissingTablespaces {
+        tablespaces: missing.join(", "),
+        target: target.redacted(),
+    })
 }
