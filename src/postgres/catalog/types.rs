@@ -46,6 +46,9 @@ pub struct RangeType {
     /// Its `canonical` function is one of the catalog's own: it takes the type, so a shell
     /// of the type comes first.
     pub needs_shell: bool,
+    /// Those functions' definitions, for a table's own DDL (which carries no functions
+    /// but these: the type cannot be made without them).
+    pub function_definitions: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -151,7 +154,9 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                      THEN 'collation = ' || quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END,
                 CASE WHEN r.rngcanonical <> 0 THEN 'canonical = ' || r.rngcanonical::regproc END,
                 CASE WHEN r.rngsubdiff <> 0 THEN 'subtype_diff = ' || r.rngsubdiff::regproc END),
-                {} OR {}, {}
+                {} OR {}, {},
+                ARRAY(SELECT pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace pn ON pn.oid = p.pronamespace
+                      WHERE p.oid IN (r.rngsubdiff, r.rngcanonical) AND pn.nspname = ANY($1) ORDER BY p.oid)
             FROM pg_range r JOIN pg_type t ON t.oid = r.rngtypid JOIN pg_namespace n ON n.oid = t.typnamespace
             JOIN pg_type st ON st.oid = r.rngsubtype
             JOIN pg_opclass oc ON oc.oid = r.rngsubopc JOIN pg_namespace ocn ON ocn.oid = oc.opcnamespace
@@ -173,6 +178,7 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
                 options: r.get(2),
                 after_functions: r.get(3),
                 needs_shell: r.get(4),
+                function_definitions: r.get(5),
             })
             .collect())
     }

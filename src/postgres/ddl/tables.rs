@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::types::{create_collation, create_composite, create_domain, create_enum, create_range};
+use super::types::{
+    create_collation, create_composite, create_domain, create_enum, create_range, range_shell,
+};
 use super::{create_extension, if_missing, qualified};
 use crate::postgres::catalog::{
     Catalog, Column, Constraint, ConstraintKind, Index, Placement, QualifiedName, Sequence, Table,
@@ -30,7 +32,8 @@ pub struct TableDdl {
 }
 
 /// [`TableDdl`] of `table` and, when it is partitioned, of its partitions (a restore loads
-/// their rows through it). Functions its defaults or checks call are not included.
+/// their rows through it). Functions its defaults or checks call are not included (but
+/// those a range type its columns use is made with).
 pub fn table_ddl(catalog: &Catalog, table: &Table) -> TableDdl {
     let tables: Vec<&Table> = catalog
         .tables_in_creation_order()
@@ -101,7 +104,13 @@ pub fn table_ddl(catalog: &Catalog, table: &Table) -> TableDdl {
     create.extend(enums.iter().map(|e| create_enum(e)));
     create.extend(domains.iter().map(|d| create_domain(d)));
     create.extend(composites.iter().map(|t| create_composite(t)));
-    create.extend(ranges.iter().map(|t| create_range(t)));
+    for range in &ranges {
+        if range.needs_shell {
+            create.push(range_shell(range));
+        }
+        create.extend(range.function_definitions.iter().cloned());
+        create.push(create_range(range));
+    }
     create.extend(sequences.iter().map(|s| create_sequence(s)));
     create.extend(tables.iter().map(|t| create_table(catalog, t)));
     create.extend(tables.iter().filter_map(|t| table_settings(t)));
