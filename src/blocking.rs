@@ -1,5 +1,5 @@
-//! The one way lakeshift runs blocking or CPU-heavy work (connectorx, file parsing and
-//! encoding) off the async runtime: a panic in the task becomes an error, never a crash.
+//! The one way lakeshift runs blocking or CPU-heavy work (file parsing and encoding) off
+//! the async runtime: a panic in the task becomes an error, never a crash.
 
 use std::future::Future;
 

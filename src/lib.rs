@@ -9,7 +9,6 @@
 //! [`pipeline`] <- `cli` (in the binary); [`api`] (the REST service) sits beside `pipeline`.
 
 pub mod api;
-pub mod arrow_bridge;
 pub mod backup;
 pub mod blocking;
 pub mod demo;

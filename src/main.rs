@@ -28,8 +28,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Panics inside libraries (connectorx reports errors that way) are caught where they
-    // happen and returned as errors; the hook only logs them, so stderr keeps one line.
+    // Panics inside libraries and tasks are caught where they happen and returned as
+    // errors; the hook only logs them, so stderr keeps one line.
     std::panic::set_hook(Box::new(|info| tracing::debug!("panic: {info}")));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         runtime.block_on(cli::run(args))

@@ -1,6 +1,6 @@
 //! Connections to Postgres, all made here so that TLS and libpq's settings behave the same
-//! for every one of them: control connections, COPY in and out, the REST service's pool
-//! ([`DbUrl::open`]) and the connectorx readers ([`DbUrl::config`] + [`DbUrl::connector`]).
+//! for every one of them: control connections, COPY in and out ([`DbUrl::connect`]), the
+//! REST service's pool ([`DbUrl::open`], from [`DbUrl::config`] and [`DbUrl::connector`]).
 //! A connection string is resolved as libpq does it ([`resolve`]); every string that
 //! reaches a log, an error or a report is printed without its password.
 

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cluster;
 pub mod compare;
 pub mod connect;
+mod copy_out;
 pub mod ddl;
 pub mod load;
 pub mod read;

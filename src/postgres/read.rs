@@ -1,40 +1,34 @@
-//! Postgres -> Arrow: tables read with connectorx, streamed, in one exported snapshot.
+//! Postgres -> Arrow: tables read by binary COPY, streamed, in one exported snapshot.
 //!
-//! connectorx is blocking, loses type details and buffers without bound, so:
-//! - the query is built from the catalog: columns connectorx reads exactly are selected as
-//!   they are, every other one as text (its type's output function), and each batch is then
-//!   cast to the catalog's exact Arrow schema ([`super::types`]: nullability, widths, decimal precision and scale);
-//! - a table is read in chunks of heap pages (`ctid` ranges, a TID range scan), so what
-//!   connectorx can buffer is bounded by one chunk, whatever the table size; the chunks of
-//!   a group run as parallel partitions; a partitioned table is read from its leaf
-//!   partitions, whose chunks form one list;
+//! - the query is built from the catalog: each column is selected in a form
+//!   [`super::copy_out`] decodes into the catalog's exact Arrow schema ([`super::types`]:
+//!   nullability, widths, decimal precision and scale), a kind without one as its text;
+//! - a table is read in chunks of heap pages (`ctid` ranges, a TID range scan), which a
+//!   read's connections (`partitions`) take one at a time; a partitioned table is read from
+//!   its leaf partitions, whose chunks form one list;
 //! - every reading connection starts with `SET TRANSACTION SNAPSHOT` of a [`Snapshot`], so
 //!   all chunks and all tables of one job see the same data;
-//! - it runs on the blocking pool, and a panic inside it becomes an error.
+//! - at most a batch per connection and two more in the channel are held: memory stays
+//!   bounded whatever the table size.
 
-use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{Array, ArrayRef, AsArray, FixedSizeBinaryBuilder};
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use connectorx::arrow_batch_iter::ArrowBatchIter;
-use connectorx::prelude::{ArrowStreamDestination, CXQuery, RecordBatchIterator, Source};
-use connectorx::sources::postgres::{BinaryProtocol, PostgresSource};
-use connectorx::transports::PostgresArrowStreamTransport;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use postgres_openssl::MakeTlsConnector;
+use futures::StreamExt as _;
 use tokio_postgres::Client;
 
-use crate::arrow_bridge::batch_from_arrow56;
-use crate::blocking::{panic_message, receiver_stream, spawn_blocking};
+use crate::blocking::{panic_message, receiver_stream};
 use crate::error::{Error, Result};
 use crate::postgres::DbUrl;
 use crate::postgres::catalog::{Catalog, Column, Table};
-use crate::postgres::connect::tls::SslMode;
 use crate::postgres::connect::{quote_ident, quote_literal};
+use crate::postgres::copy_out::{CopyDecoder, DecodeError, select_expression};
 use crate::postgres::types::{PG_TYPE_KEY, PgKind, arrow_field};
 
 /// How a table is read. In YAML only `partitions` is set; the rest are tuning knobs.
@@ -46,7 +40,7 @@ pub struct ReadOptions {
     pub batch_size: usize,
     /// Chunks read in parallel (connections per table).
     pub partitions: usize,
-    /// Heap pages (8 KiB each) per chunk: the bound on what connectorx buffers.
+    /// Heap pages (8 KiB each) per chunk: the unit a read's connections take in turn.
     #[serde(skip)]
     pub chunk_pages: u64,
 }
@@ -279,7 +273,7 @@ pub fn read_columns<'t>(catalog: &Catalog, table: &'t Table) -> Vec<(&'t Column,
         .iter()
         .filter(|c| c.generated.is_none())
         .map(|c| {
-            // connectorx reads arrays of these elements; other arrays travel as text.
+            // Arrays of these elements travel as lists; other arrays as text.
             let kind = match PgKind::of(c, &enums) {
                 _ if c.irregular => PgKind::CastText,
                 PgKind::Array(_) if !read_natively(c) => PgKind::CastText,
@@ -300,33 +294,14 @@ pub fn read_schema(columns: &[(&Column, PgKind)]) -> SchemaRef {
     ))
 }
 
-/// Base types connectorx reads exactly; everything else is selected as text. Arrays must
-/// be one-dimensional: connectorx refuses others, and the read fails with its message.
+/// Base types whose arrays travel as lists (others as their text output). The set is the
+/// one backups were first written with, so a read's Arrow schema stays what it was.
+/// Arrays must be one-dimensional: the snapshot's probe sends others as text.
 fn read_natively(column: &Column) -> bool {
     column.type_kind == 'b'
         && matches!(
             column.type_name.as_str(),
-            "_bool"
-                | "_int2"
-                | "_int4"
-                | "_int8"
-                | "_float4"
-                | "_float8"
-                | "_text"
-                | "bool"
-                | "int2"
-                | "int4"
-                | "int8"
-                | "float4"
-                | "float8"
-                | "text"
-                | "varchar"
-                | "bytea"
-                | "date"
-                | "time"
-                | "timestamp"
-                | "timestamptz"
-                | "uuid"
+            "_bool" | "_int2" | "_int4" | "_int8" | "_float4" | "_float8" | "_text"
         )
 }
 
@@ -355,20 +330,11 @@ pub async fn read_rows(
     let schema = read_schema(&columns);
     let select: Vec<String> = columns
         .iter()
-        .map(|(c, _)| {
-            let q = quote_ident(&c.name);
-            if read_natively(c) && !c.irregular {
-                q
-            } else {
-                // The type's own output function (`format`), never a cast to text the
-                // database may define otherwise.
-                format!("CASE WHEN {q} IS NULL THEN NULL ELSE format('%s', {q}) END AS {q}")
-            }
-        })
+        .map(|(c, kind)| select_expression(&quote_ident(&c.name), kind))
         .collect();
     let chunk = options.chunk_pages.max(1);
     let and = filter.map(|f| format!(" AND ({f})")).unwrap_or_default();
-    let mut queries = Vec::new();
+    let mut queries = VecDeque::new();
     for (from, pages) in snapshot.heaps(table).await? {
         for i in 0..pages.div_ceil(chunk).max(1) {
             let start = format!("ctid >= '({},0)'::tid", i * chunk);
@@ -377,161 +343,143 @@ pub async fn read_rows(
             } else {
                 format!(" AND ctid < '({},0)'::tid", (i + 1) * chunk)
             };
-            queries.push(format!(
-                "SELECT {} FROM {from} WHERE {start}{end}{and}",
+            queries.push_back(format!(
+                "COPY (SELECT {} FROM {from} WHERE {start}{end}{and}) TO STDOUT (FORMAT binary)",
                 select.join(", ")
             ));
         }
     }
-    let pre = vec![
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_string(),
-        format!("SET TRANSACTION SNAPSHOT {}", quote_literal(snapshot.id())),
-        // A table's policies would hide rows from a reader they apply to: fail instead
-        // (pg_dump's rule), so that nothing is silently left out.
-        "SET LOCAL row_security = off".to_string(),
-    ];
+    let reader = Arc::new(ChunkReader {
+        url: url.clone(),
+        snapshot: snapshot.id().to_string(),
+        table: table.full_name(),
+        schema: schema.clone(),
+        kinds: columns.into_iter().map(|(_, kind)| kind).collect(),
+        batch_size: options.batch_size,
+        queue: Mutex::new(queries),
+    });
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
-    let (label, target, url) = (table.full_name(), schema.clone(), url.clone());
-    let groups: Vec<Vec<String>> = queries
-        .chunks(options.partitions.max(1))
-        .map(<[String]>::to_vec)
+    let workers: Vec<_> = (0..options.partitions.max(1))
+        .map(|_| {
+            let (reader, sender) = (reader.clone(), sender.clone());
+            tokio::spawn(async move {
+                if let Err(e) = reader.read_chunks(&sender).await {
+                    let _ = sender.send(Err(e)).await;
+                }
+            })
+        })
         .collect();
-    let reader = spawn_blocking("reading with connectorx", move || {
-        for group in groups {
-            let result = read_group(
-                &url,
-                &group,
-                &pre,
-                options.batch_size,
-                &target,
-                &label,
-                &sender,
-            );
-            if let Err(e) = result {
-                // connectorx's messages may quote the connection string.
-                let e = match e {
-                    Error::Postgres {
-                        context,
-                        reason,
-                        sqlstate,
-                        source,
-                    } => Error::Postgres {
-                        context,
-                        reason: url.scrub(&reason),
-                        sqlstate,
-                        source,
+    drop(sender);
+    // A reader that panicked ends the stream with an error too.
+    let tail = futures::stream::once(async move {
+        for worker in workers {
+            if let Err(e) = worker.await {
+                return Some(Error::Internal {
+                    task: "reading a table".into(),
+                    reason: match e.try_into_panic() {
+                        Ok(panic) => panic_message(panic.as_ref()),
+                        Err(e) => e.to_string(),
                     },
-                    other => other,
-                };
-                let _ = sender.blocking_send(Err(e));
-                break;
-            }
-            if sender.is_closed() {
-                break;
+                });
             }
         }
-        Ok(())
+        None
     });
-    // A failure of the reader task itself (a panic outside connectorx) ends the stream too.
-    let tail = futures::stream::once(async move { reader.await.err() });
     let batches = receiver_stream(receiver);
-    use futures::StreamExt;
     let stream = batches.chain(tail.filter_map(|e| async move { e.map(Err) }));
     let stream =
         stream.map(|r| r.map_err(|e| datafusion::error::DataFusionError::External(Box::new(e))));
     Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
 }
 
-/// Read one group of chunk queries in parallel and send the batches on.
-fn read_group(
-    url: &DbUrl,
-    queries: &[String],
-    pre: &[String],
+/// The chunk queries of one table, taken one at a time by each of a read's connections.
+struct ChunkReader {
+    url: DbUrl,
+    snapshot: String,
+    table: String,
+    schema: SchemaRef,
+    kinds: Vec<PgKind>,
     batch_size: usize,
-    schema: &SchemaRef,
-    table: &str,
-    sender: &tokio::sync::mpsc::Sender<Result<RecordBatch>>,
-) -> Result<()> {
-    let failed = |reason: String| Error::Postgres {
-        context: format!("reading {table} (leave it out with --exclude-table {table})"),
-        reason: if reason.contains("value too large to decode") {
-            format!("a date or timestamp is infinite or out of Arrow's range ({reason})")
-        } else {
-            server_message(&reason).unwrap_or(reason)
-        },
-        sqlstate: None,
-        source: None,
-    };
-    let cx_queries: Vec<CXQuery<String>> =
-        queries.iter().map(|q| CXQuery::Naked(q.clone())).collect();
-    let mut batches = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        record_batches(url, &cx_queries, pre, batch_size)
-    }))
-    .map_err(|p| failed(panic_message(p.as_ref())))?
-    .map_err(|e| failed(e.to_string()))?;
-    std::panic::catch_unwind(AssertUnwindSafe(|| batches.prepare()))
-        .map_err(|p| failed(panic_message(p.as_ref())))?;
-    loop {
-        let next = std::panic::catch_unwind(AssertUnwindSafe(|| batches.next_batch()))
-            .map_err(|p| failed(panic_message(p.as_ref())))?;
-        let Some(batch) = next else { return Ok(()) };
-        let batch = conform(&batch_from_arrow56(&batch)?, schema, table)?;
-        if sender.blocking_send(Ok(batch)).is_err() {
-            return Ok(()); // the consumer stopped
+    queue: Mutex<VecDeque<String>>,
+}
+
+impl ChunkReader {
+    fn next_chunk(&self) -> Option<String> {
+        self.queue.lock().map(|mut q| q.pop_front()).unwrap_or(None)
+    }
+
+    /// On a connection of its own in the read's snapshot, run chunk queries until none is
+    /// left, sending their batches on (until the receiver is gone).
+    async fn read_chunks(
+        &self,
+        sender: &tokio::sync::mpsc::Sender<Result<RecordBatch>>,
+    ) -> Result<()> {
+        let table = &self.table;
+        let failed = |e| {
+            Error::pg(
+                format!("reading {table} (leave it out with --exclude-table {table})"),
+                e,
+            )
+        };
+        let Some(mut query) = self.next_chunk() else {
+            return Ok(());
+        };
+        let client = self.url.connect().await?;
+        // A table's policies would hide rows from a reader they apply to: fail instead
+        // (pg_dump's rule), so that nothing is silently left out.
+        client
+            .batch_execute(&format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+                 SET TRANSACTION SNAPSHOT {};
+                 SET LOCAL row_security = off",
+                quote_literal(&self.snapshot)
+            ))
+            .await
+            .map_err(failed)?;
+        loop {
+            let copy = client.copy_out(&query).await.map_err(failed)?;
+            futures::pin_mut!(copy);
+            let mut decoder = CopyDecoder::new(self.schema.clone(), &self.kinds, self.batch_size);
+            let mut full = Vec::new();
+            while let Some(bytes) = copy.next().await {
+                let bytes = bytes.map_err(failed)?;
+                decoder
+                    .push(&bytes, &mut |batch| full.push(batch))
+                    .map_err(|e| self.undecodable(e))?;
+                for batch in full.drain(..) {
+                    if sender.send(Ok(batch)).await.is_err() {
+                        return Ok(()); // the consumer stopped
+                    }
+                }
+            }
+            let last = decoder.finish().map_err(|e| self.undecodable(e))?;
+            if let Some(batch) = last
+                && sender.send(Ok(batch)).await.is_err()
+            {
+                return Ok(());
+            }
+            match self.next_chunk() {
+                Some(next) => query = next,
+                None => break,
+            }
+        }
+        let _ = client.batch_execute("COMMIT").await;
+        Ok(())
+    }
+
+    fn undecodable(&self, e: DecodeError) -> Error {
+        Error::UnsupportedType {
+            table: self.table.clone(),
+            column: e.column,
+            reason: format!(
+                "{} (leave the table out with --exclude-table {})",
+                e.reason, self.table
+            ),
         }
     }
 }
 
-/// The server's own message inside connectorx's error text, which reaches us only as the
-/// debug rendering of the driver's error (`.. DbError { .. message: "..", .. }`).
-fn server_message(reason: &str) -> Option<String> {
-    let start = reason.find("message: \"")? + "message: \"".len();
-    let mut message = String::new();
-    let mut chars = reason[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => message.extend(chars.next()),
-            '"' => return Some(message),
-            c => message.push(c),
-        }
-    }
-    None
-}
-
-/// connectorx's reader for `queries`, connected with the settings and the TLS connector
-/// of every other lakeshift connection (not connectorx's own parsing of the URL, which
-/// knows fewer settings and sslmodes). `sslmode=allow` reads as `prefer`: the reader
-/// cannot retry a refused plaintext connection.
-fn record_batches(
-    url: &DbUrl,
-    queries: &[CXQuery<String>],
-    pre: &[String],
-    batch_size: usize,
-) -> std::result::Result<Box<dyn RecordBatchIterator>, String> {
-    let mut config = url.config().clone();
-    if url.tls().mode == SslMode::Allow {
-        config.ssl_mode(tokio_postgres::config::SslMode::Prefer);
-    }
-    let mut source = PostgresSource::<BinaryProtocol, MakeTlsConnector>::new(
-        config.into(),
-        url.connector().clone(),
-        queries.len(),
-    )
-    .map_err(|e| url.scrub(&e.to_string()))?;
-    source.set_pre_execution_queries(Some(pre));
-    let destination = ArrowStreamDestination::new_with_batch_size(batch_size);
-    let batches =
-        ArrowBatchIter::<_, PostgresArrowStreamTransport<BinaryProtocol, MakeTlsConnector>>::new(
-            source,
-            destination,
-            None,
-            queries,
-        )
-        .map_err(|e| url.scrub(&e.to_string()))?;
-    Ok(Box::new(batches))
-}
-
-/// Cast a batch as connectorx returns it to the catalog's exact schema.
+/// Cast a batch (one of a file's, say) to the catalog's exact schema.
 pub fn conform(batch: &RecordBatch, schema: &SchemaRef, table: &str) -> Result<RecordBatch> {
     let options = CastOptions {
         safe: false,
@@ -581,19 +529,4 @@ fn uuids(column: &ArrayRef) -> std::result::Result<ArrayRef, String> {
         }
     }
     Ok(Arc::new(out.finish()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_servers_message_is_found_in_the_drivers_debug_text() {
-        let text = r#"cx writer failed: Source(PostgresError(Error { kind: Db, cause: Some(DbError { severity: "ERROR", code: SqlState(E42501), message: "permission denied for table \"p\"", detail: None }) }))"#;
-        assert_eq!(
-            server_message(text).as_deref(),
-            Some(r#"permission denied for table "p""#)
-        );
-        assert_eq!(server_message("connection refused"), None);
-    }
 }

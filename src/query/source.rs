@@ -3,7 +3,7 @@
 //! Formats: `delta` or `delta@VERSION`, `parquet`, `csv` (with a header line) or
 //! `csv:noheader`, `avro`, `backup` or `backup:TABLE` (a lakeshift backup, by its manifest:
 //! the backup directory itself or the backup root, whose newest complete backup is used),
-//! `postgres` or `postgres:SCHEMA.TABLE` (a live table read through connectorx). Without a
+//! `postgres` or `postgres:SCHEMA.TABLE` (a live table read by binary COPY). Without a
 //! fragment the format is recognised: `postgres://` URLs, `.parquet`/`.csv`/`.avro` files,
 //! and local directories holding a `_delta_log`, a backup manifest, or Parquet files.
 

@@ -248,7 +248,10 @@ async fn tables_restored_alone_keep_their_tablespaces() {
          orders_2024_rest_qty_idx:lakeshift_space orders_old_qty_idx:lakeshift_space \
          orders_qty_idx:lakeshift_space"
     );
-    for (flags, expected) in [(&[][..], expected.as_str()), (&["--no-tablespaces"][..], "")] {
+    for (flags, expected) in [
+        (&[][..], expected.as_str()),
+        (&["--no-tablespaces"][..], ""),
+    ] {
         let target = TestDb::new().await;
         let mut args = vec!["restore", "--from", path(dir.path()), "--tables", tables];
         args.extend(flags);

@@ -1,6 +1,6 @@
 //! TLS as libpq does it: the six `sslmode`s, root certificates (a file or `system`), client
 //! certificates and revocation lists, turned into one OpenSSL connector that every
-//! connection uses (control connections, COPY, the connectorx readers, the REST pool).
+//! connection uses (control connections, COPY in and out, the REST pool).
 
 use std::path::{Path, PathBuf};
 
