@@ -128,25 +128,27 @@ pub fn table_ddl(catalog: &Catalog, table: &Table) -> TableDdl {
 
 /// The placements of `tables` and of their indexes (a key's too).
 fn placements(catalog: &Catalog, tables: &[&Table]) -> Vec<Placement> {
-    let table_named =
-        |schema: &str, name: &str| tables.iter().find(|t| t.schema == schema && t.name == name);
-    let of_tables = |p: &&Placement| match p.kind.as_str() {
-        "TABLE" => table_named(&p.schema, &p.name).is_some(),
-        "INDEX" => {
-            (catalog.indexes.iter()).any(|i| {
-                i.schema == p.schema
-                    && i.name == p.name
-                    && table_named(&i.schema, &i.table).is_some()
-            }) || tables
-                .iter()
-                .any(|t| t.schema == p.schema && t.constraints.iter().any(|c| c.name == p.name))
-        }
-        _ => false,
+    let has_table =
+        |schema: &str, name: &str| tables.iter().any(|t| t.schema == schema && t.name == name);
+    // An index of one of the tables: one of the catalog's, or a key's (named as the key).
+    let has_index = |schema: &str, name: &str| {
+        let indexed = |i: &&Index| i.schema == schema && i.name == name;
+        let keyed = |t: &&Table| t.schema == schema && t.constraints.iter().any(|c| c.name == name);
+        catalog
+            .indexes
+            .iter()
+            .find(indexed)
+            .is_some_and(|i| has_table(&i.schema, &i.table))
+            || tables.iter().any(keyed)
     };
     catalog
         .placements
         .iter()
-        .filter(of_tables)
+        .filter(|p| match p.kind.as_str() {
+            "TABLE" => has_table(&p.schema, &p.name),
+            "INDEX" => has_index(&p.schema, &p.name),
+            _ => false,
+        })
         .cloned()
         .collect()
 }
