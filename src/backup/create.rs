@@ -1,6 +1,7 @@
 //! `lakeshift backup`: every table of a backup read in one exported snapshot, streamed into
 //! Avro or Parquet files of bounded size, and the manifest written last.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use futures::TryStreamExt;
@@ -231,7 +232,9 @@ impl BackupJob {
         let schema = source.schema(table);
         let (stream, finish) = source.read(table, None).await?.into_parts();
         let folder = crate::storage::names::table_folder(&table.schema, &table.name, false);
-        let start_file = |index: usize| {
+        let numbered = AtomicUsize::new(0);
+        let start_file = || {
+            let index = numbered.fetch_add(1, Ordering::Relaxed);
             let path = format!(
                 "{folder}/part-{index:05}.{}",
                 manifest.file_format.extension()
@@ -241,25 +244,46 @@ impl BackupJob {
                 .encoder(&schema, &table.name, manifest.compression);
             async move { OpenFile::start(dir, path, encoder?, cipher).await }
         };
-        let mut files = Vec::new();
-        let mut batches = stream.map_err(Error::from);
-        // Even an empty table gets a file: it records the schema for any reader.
-        let mut current = Some(start_file(0).await?);
-        while let Some(batch) = batches.try_next().await? {
-            let mut file = match current.take() {
-                Some(file) => file,
-                None => start_file(files.len()).await?,
-            };
-            file.write(batch).await?;
-            if file.writer.bytes() >= self.options.max_file_size {
-                files.push(file.finish().await?);
-            } else {
-                current = Some(file);
+        // As many lanes as reading connections, each encoding its own files: encoding
+        // (deflate, above all) would otherwise hold the backup to one core.
+        let batches = tokio::sync::Mutex::new(stream.map_err(Error::from));
+        let lane = |first: bool| {
+            let (batches, start_file) = (&batches, &start_file);
+            async move {
+                let mut files = Vec::new();
+                // Even an empty table gets a file: it records the schema for any reader.
+                let mut current = if first {
+                    Some(start_file().await?)
+                } else {
+                    None
+                };
+                loop {
+                    let next = batches.lock().await.try_next().await?;
+                    let Some(batch) = next else { break };
+                    let mut file = match current.take() {
+                        Some(file) => file,
+                        None => start_file().await?,
+                    };
+                    file.write(batch).await?;
+                    if file.writer.bytes() >= self.options.max_file_size {
+                        files.push(file.finish().await?);
+                    } else {
+                        current = Some(file);
+                    }
+                }
+                if let Some(file) = current {
+                    files.push(file.finish().await?);
+                }
+                Ok::<_, Error>(files)
             }
-        }
-        if let Some(file) = current {
-            files.push(file.finish().await?);
-        }
+        };
+        let lanes = (0..self.options.read.partitions.max(1)).map(|i| lane(i == 0));
+        let mut files: Vec<FileEntry> = futures::future::try_join_all(lanes)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
         finish();
         let rows = files.iter().map(|f| f.rows).sum();
         tracing::info!(table = %table.name, rows, files = files.len(), seconds = started.elapsed().as_secs_f64(), "backed up");
