@@ -11,16 +11,13 @@
 use std::sync::Arc;
 
 use arrow::array::builder::NullBufferBuilder;
-use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
-    FixedSizeBinaryBuilder, Float32Builder, Float64Builder, Int16Builder, Int32Builder,
-    Int64Builder, ListArray, StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
-};
+use arrow::array::{ArrayRef, ListArray};
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, FieldRef, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 use crate::postgres::types::PgKind;
+use crate::values::{ColumnBuilder, Value};
 
 /// Binary COPY's 19-byte header: signature, flags, header extension length (0).
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
@@ -41,7 +38,7 @@ type Decoded<T> = std::result::Result<T, String>;
 /// Turns a binary COPY byte stream into record batches of `schema`.
 pub struct CopyDecoder {
     schema: SchemaRef,
-    columns: Vec<ColumnBuilder>,
+    columns: Vec<ColumnDecoder>,
     batch_size: usize,
     rows: usize,
     header_seen: bool,
@@ -58,7 +55,7 @@ impl CopyDecoder {
             .fields()
             .iter()
             .zip(kinds)
-            .map(|(field, kind)| ColumnBuilder::new(kind, field.data_type(), batch_size))
+            .map(|(field, kind)| ColumnDecoder::new(kind, field.data_type(), batch_size))
             .collect();
         CopyDecoder {
             schema,
@@ -216,90 +213,117 @@ fn decodes_natively(kind: &PgKind) -> bool {
     }
 }
 
-/// One column's builder, by the Arrow type it produces.
-enum ColumnBuilder {
-    Bool(BooleanBuilder),
-    Int16(Int16Builder),
-    Int32(Int32Builder),
-    Int64(Int64Builder),
-    Float32(Float32Builder),
-    Float64(Float64Builder),
-    Decimal(Decimal128Builder, i8),
-    Text(StringBuilder),
-    /// jsonb: a version byte (1), then the text.
-    Jsonb(StringBuilder),
-    Binary(BinaryBuilder),
-    Date(Date32Builder),
-    Time(Time64MicrosecondBuilder),
-    Timestamp(TimestampMicrosecondBuilder),
-    Uuid(FixedSizeBinaryBuilder),
-    List(Box<ListBuilder>),
+/// One column: a scalar read from its binary form into the builder every Arrow producer
+/// shares ([`ColumnBuilder`]), or a one-dimensional array of such scalars.
+enum ColumnDecoder {
+    Scalar(ColumnBuilder, Wire),
+    List(Box<ListDecoder>),
 }
 
-/// A one-dimensional array column: offsets and validity here, elements in `values`.
-struct ListBuilder {
+/// An array column: offsets and validity here, elements in `values`.
+struct ListDecoder {
     field: FieldRef,
     offsets: Vec<i32>,
     validity: NullBufferBuilder,
     values: ColumnBuilder,
+    element: Wire,
 }
 
-impl ColumnBuilder {
+/// The binary send format of a scalar kind.
+#[derive(Debug, Clone, Copy)]
+enum Wire {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    /// `numeric`, into a Decimal128 of this scale.
+    Numeric(i8),
+    /// UTF-8 text: text-like types, enums (their label), json, and text output.
+    Text,
+    /// A version byte (1), then the text.
+    Jsonb,
+    Bytes,
+    Date,
+    Time,
+    Timestamp,
+    Uuid,
+}
+
+impl Wire {
+    fn of(kind: &PgKind) -> Wire {
+        match kind {
+            PgKind::Bool => Wire::Bool,
+            PgKind::Int2 => Wire::Int2,
+            PgKind::Int4 => Wire::Int4,
+            PgKind::Int8 => Wire::Int8,
+            PgKind::Float4 => Wire::Float4,
+            PgKind::Float8 => Wire::Float8,
+            PgKind::Decimal { scale, .. } => Wire::Numeric(*scale),
+            PgKind::Jsonb => Wire::Jsonb,
+            PgKind::Bytea => Wire::Bytes,
+            PgKind::Date => Wire::Date,
+            PgKind::Time => Wire::Time,
+            PgKind::Timestamp | PgKind::Timestamptz => Wire::Timestamp,
+            PgKind::Uuid => Wire::Uuid,
+            _ => Wire::Text,
+        }
+    }
+
+    /// One value from its binary form; text and bytes are ranges of `value` itself.
+    fn decode(self, value: &[u8]) -> Decoded<Value> {
+        Ok(match self {
+            Wire::Bool => Value::Bool(fixed::<1>(value)?[0] != 0),
+            Wire::Int2 => Value::Int(i16::from_be_bytes(fixed(value)?).into()),
+            Wire::Int4 => Value::Int(i32::from_be_bytes(fixed(value)?).into()),
+            Wire::Int8 => Value::Int(i64::from_be_bytes(fixed(value)?)),
+            Wire::Float4 => Value::Float(f32::from_be_bytes(fixed(value)?).into()),
+            Wire::Float8 => Value::Float(f64::from_be_bytes(fixed(value)?)),
+            Wire::Numeric(scale) => Value::Decimal(decimal(value, scale)?),
+            Wire::Text => {
+                utf8(value)?;
+                Value::Text(0..value.len())
+            }
+            Wire::Jsonb => match value.split_first() {
+                Some((1, text)) => {
+                    utf8(text)?;
+                    Value::Text(1..value.len())
+                }
+                _ => return Err("a jsonb value of an unknown binary version".into()),
+            },
+            Wire::Bytes => Value::Bytes(0..value.len()),
+            Wire::Date => {
+                let days = i32::from_be_bytes(fixed(value)?);
+                Value::Date(days.checked_add(EPOCH_DAYS).ok_or("a date out of range")?)
+            }
+            Wire::Time => Value::Micros(i64::from_be_bytes(fixed(value)?)),
+            Wire::Timestamp => {
+                let micros = i64::from_be_bytes(fixed(value)?);
+                Value::Micros((micros.checked_add(EPOCH_MICROS)).ok_or("a timestamp out of range")?)
+            }
+            Wire::Uuid => Value::Uuid(fixed::<16>(value)?),
+        })
+    }
+}
+
+impl ColumnDecoder {
     fn new(kind: &PgKind, data_type: &DataType, capacity: usize) -> Self {
         match (kind, data_type) {
-            (PgKind::Bool, _) => Self::Bool(BooleanBuilder::with_capacity(capacity)),
-            (PgKind::Int2, _) => Self::Int16(Int16Builder::with_capacity(capacity)),
-            (PgKind::Int4, _) => Self::Int32(Int32Builder::with_capacity(capacity)),
-            (PgKind::Int8, _) => Self::Int64(Int64Builder::with_capacity(capacity)),
-            (PgKind::Float4, _) => Self::Float32(Float32Builder::with_capacity(capacity)),
-            (PgKind::Float8, _) => Self::Float64(Float64Builder::with_capacity(capacity)),
-            (PgKind::Decimal { precision, scale }, _) => Self::Decimal(
-                Decimal128Builder::with_capacity(capacity)
-                    .with_precision_and_scale(*precision, *scale)
-                    .expect("a numeric(p,s) kind has p <= 38"),
-                *scale,
-            ),
-            (PgKind::Jsonb, _) => {
-                Self::Jsonb(StringBuilder::with_capacity(capacity, capacity * 16))
-            }
-            (PgKind::Bytea, _) => {
-                Self::Binary(BinaryBuilder::with_capacity(capacity, capacity * 16))
-            }
-            (PgKind::Date, _) => Self::Date(Date32Builder::with_capacity(capacity)),
-            (PgKind::Time, _) => Self::Time(Time64MicrosecondBuilder::with_capacity(capacity)),
-            (PgKind::Timestamp | PgKind::Timestamptz, DataType::Timestamp(_, zone)) => {
-                Self::Timestamp(
-                    TimestampMicrosecondBuilder::with_capacity(capacity)
-                        .with_timezone_opt(zone.clone()),
-                )
-            }
-            (PgKind::Uuid, _) => Self::Uuid(FixedSizeBinaryBuilder::with_capacity(capacity, 16)),
-            (PgKind::Array(element), DataType::List(field)) => Self::List(Box::new(ListBuilder {
+            (PgKind::Array(element), DataType::List(field)) => Self::List(Box::new(ListDecoder {
                 field: field.clone(),
                 offsets: Vec::from([0]),
                 validity: NullBufferBuilder::new(capacity),
-                values: ColumnBuilder::new(element, field.data_type(), capacity),
+                values: ColumnBuilder::new(field.data_type(), capacity),
+                element: Wire::of(element),
             })),
-            // Text, enums, json, and whatever travels as its text output.
-            _ => Self::Text(StringBuilder::with_capacity(capacity, capacity * 16)),
+            _ => Self::Scalar(ColumnBuilder::new(data_type, capacity), Wire::of(kind)),
         }
     }
 
     fn append_null(&mut self) {
         match self {
-            Self::Bool(b) => b.append_null(),
-            Self::Int16(b) => b.append_null(),
-            Self::Int32(b) => b.append_null(),
-            Self::Int64(b) => b.append_null(),
-            Self::Float32(b) => b.append_null(),
-            Self::Float64(b) => b.append_null(),
-            Self::Decimal(b, _) => b.append_null(),
-            Self::Text(b) | Self::Jsonb(b) => b.append_null(),
-            Self::Binary(b) => b.append_null(),
-            Self::Date(b) => b.append_null(),
-            Self::Time(b) => b.append_null(),
-            Self::Timestamp(b) => b.append_null(),
-            Self::Uuid(b) => b.append_null(),
+            Self::Scalar(builder, _) => builder.append(&Value::Null, &[], &[]),
             Self::List(list) => {
                 let last = *list.offsets.last().expect("offsets start with 0");
                 list.offsets.push(last);
@@ -311,33 +335,7 @@ impl ColumnBuilder {
     /// Append one value from its binary form.
     fn append(&mut self, value: &[u8]) -> Decoded<()> {
         match self {
-            Self::Bool(b) => b.append_value(fixed::<1>(value)?[0] != 0),
-            Self::Int16(b) => b.append_value(i16::from_be_bytes(fixed(value)?)),
-            Self::Int32(b) => b.append_value(i32::from_be_bytes(fixed(value)?)),
-            Self::Int64(b) => b.append_value(i64::from_be_bytes(fixed(value)?)),
-            Self::Float32(b) => b.append_value(f32::from_be_bytes(fixed(value)?)),
-            Self::Float64(b) => b.append_value(f64::from_be_bytes(fixed(value)?)),
-            Self::Decimal(b, scale) => b.append_value(decimal(value, *scale)?),
-            Self::Text(b) => b.append_value(utf8(value)?),
-            Self::Jsonb(b) => match value.split_first() {
-                Some((1, text)) => b.append_value(utf8(text)?),
-                _ => return Err("a jsonb value of an unknown binary version".into()),
-            },
-            Self::Binary(b) => b.append_value(value),
-            Self::Date(b) => {
-                let days = i32::from_be_bytes(fixed(value)?);
-                b.append_value(days.checked_add(EPOCH_DAYS).ok_or("a date out of range")?)
-            }
-            Self::Time(b) => b.append_value(i64::from_be_bytes(fixed(value)?)),
-            Self::Timestamp(b) => {
-                let micros = i64::from_be_bytes(fixed(value)?);
-                b.append_value(
-                    (micros.checked_add(EPOCH_MICROS)).ok_or("a timestamp out of range")?,
-                )
-            }
-            Self::Uuid(b) => b
-                .append_value(fixed::<16>(value)?)
-                .map_err(|e| e.to_string())?,
+            Self::Scalar(builder, wire) => builder.append(&wire.decode(value)?, value, value),
             Self::List(list) => list.append(value)?,
         }
         Ok(())
@@ -345,25 +343,13 @@ impl ColumnBuilder {
 
     fn finish(&mut self) -> ArrayRef {
         match self {
-            Self::Bool(b) => Arc::new(b.finish()),
-            Self::Int16(b) => Arc::new(b.finish()),
-            Self::Int32(b) => Arc::new(b.finish()),
-            Self::Int64(b) => Arc::new(b.finish()),
-            Self::Float32(b) => Arc::new(b.finish()),
-            Self::Float64(b) => Arc::new(b.finish()),
-            Self::Decimal(b, _) => Arc::new(b.finish()),
-            Self::Text(b) | Self::Jsonb(b) => Arc::new(b.finish()),
-            Self::Binary(b) => Arc::new(b.finish()),
-            Self::Date(b) => Arc::new(b.finish()),
-            Self::Time(b) => Arc::new(b.finish()),
-            Self::Timestamp(b) => Arc::new(b.finish()),
-            Self::Uuid(b) => Arc::new(b.finish()),
+            Self::Scalar(builder, _) => builder.finish(),
             Self::List(list) => list.finish(),
         }
     }
 }
 
-impl ListBuilder {
+impl ListDecoder {
     /// An array's binary form: dimensions, a has-nulls flag, the element type, each
     /// dimension's size and lower bound, then each element as a length and its bytes.
     fn append(&mut self, value: &[u8]) -> Decoded<()> {
@@ -388,12 +374,13 @@ impl ListBuilder {
             let len = read_i32(value, at);
             at += 4;
             if len < 0 {
-                self.values.append_null();
+                self.values.append(&Value::Null, &[], &[]);
                 continue;
             }
             let end = at + len as usize;
             let element = value.get(at..end).ok_or("a truncated array")?;
-            self.values.append(element)?;
+            self.values
+                .append(&self.element.decode(element)?, element, element);
             at = end;
         }
         let last = *self.offsets.last().expect("offsets start with 0");
