@@ -28,23 +28,39 @@ pub async fn check_roles(access: &mut Access, target: &DbUrl, no_owner: bool) ->
 
 /// The roles of `named` that `target` does not have.
 pub async fn missing_roles(target: &DbUrl, named: &[String]) -> Result<BTreeSet<String>> {
+    missing(
+        target,
+        "roles",
+        "SELECT rolname::text FROM pg_roles",
+        "rolname",
+        named,
+    )
+    .await
+}
+
+/// The names of `named` that `target`'s cluster lacks among the `what` that `list` (a
+/// query) gives by `column`.
+async fn missing(
+    target: &DbUrl,
+    what: &str,
+    list: &str,
+    column: &str,
+    named: &[String],
+) -> Result<BTreeSet<String>> {
     if named.is_empty() {
         return Ok(BTreeSet::new());
     }
     let client = target.connect().await?;
     let found: BTreeSet<String> = client
-        .query(
-            "SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1)",
-            &[&named],
-        )
+        .query(&format!("{list} WHERE {column} = ANY($1)"), &[&named])
         .await
-        .map_err(|e| Error::pg("listing the roles", e))?
+        .map_err(|e| Error::pg(format!("listing the {what}"), e))?
         .iter()
         .map(|r| r.get(0))
         .collect();
     Ok(named
         .iter()
-        .filter(|r| !found.contains(*r))
+        .filter(|n| !found.contains(*n))
         .cloned()
         .collect())
 }
@@ -68,25 +84,13 @@ pub async fn check_tablespaces(
         placements.clear();
     }
     let named: BTreeSet<String> = placements.iter().map(|p| p.tablespace.clone()).collect();
-    if named.is_empty() {
-        return Ok(());
-    }
     let named: Vec<String> = named.into_iter().collect();
-    let client = target.connect().await?;
-    let found: BTreeSet<String> = client
-        .query(
-            "SELECT spcname::text FROM pg_tablespace WHERE spcname = ANY($1)",
-            &[&named],
-        )
-        .await
-        .map_err(|e| Error::pg("listing the tablespaces", e))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let missing: Vec<String> = named.into_iter().filter(|t| !found.contains(t)).collect();
+    let list = "SELECT spcname::text FROM pg_tablespace";
+    let missing = missing(target, "tablespaces", list, "spcname", &named).await?;
     if missing.is_empty() {
         return Ok(());
     }
+    let missing: Vec<String> = missing.into_iter().collect();
     Err(Error::MissingTablespaces {
         tablespaces: missing.join(", "),
         target: target.redacted(),
