@@ -37,7 +37,7 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "panicked without a message".into())
 }
 
-/// The receiving end of a channel fed from a blocking task, as a stream.
+/// The receiving end of a channel, as a stream.
 pub fn receiver_stream<T: Send + 'static>(
     receiver: tokio::sync::mpsc::Receiver<T>,
 ) -> impl futures::Stream<Item = T> + Send + 'static {
