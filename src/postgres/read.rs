@@ -421,8 +421,8 @@ impl ChunkReader {
                 e,
             )
         };
-        let Some(mut query) = self.next_chunk() else {
-            return Ok(());
+        let Some(first) = self.next_chunk() else {
+            return Ok(()); // no connection for nothing to read
         };
         let client = self.url.connect().await?;
         // A table's policies would hide rows from a reader they apply to: fail instead
@@ -436,7 +436,8 @@ impl ChunkReader {
             ))
             .await
             .map_err(failed)?;
-        loop {
+        let chunks = std::iter::once(first).chain(std::iter::from_fn(|| self.next_chunk()));
+        for query in chunks {
             let copy = client.copy_out(&query).await.map_err(failed)?;
             futures::pin_mut!(copy);
             let mut decoder = CopyDecoder::new(self.schema.clone(), &self.kinds, self.batch_size);
@@ -457,10 +458,6 @@ impl ChunkReader {
                 && sender.send(Ok(batch)).await.is_err()
             {
                 return Ok(());
-            }
-            match self.next_chunk() {
-                Some(next) => query = next,
-                None => break,
             }
         }
         let _ = client.batch_execute("COMMIT").await;
