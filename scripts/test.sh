@@ -14,6 +14,8 @@ LAKESHIFT_PYTHON="${LAKESHIFT_PYTHON:-$(scripts/python-env.sh)}"
 LAKESHIFT_TEST_S3_ENDPOINT="${LAKESHIFT_TEST_S3_ENDPOINT:-$(scripts/s3-server.sh)}"
 # A second cluster that only takes TLS with SCRAM passwords, for the connection tests.
 LAKESHIFT_TEST_TLS_PG="${LAKESHIFT_TEST_TLS_PG:-$(scripts/tls-postgres.sh)}"
-export LAKESHIFT_PYTHON LAKESHIFT_TEST_S3_ENDPOINT LAKESHIFT_TEST_TLS_PG
+# A third with wal_level = logical, for change data capture.
+LAKESHIFT_TEST_LOGICAL_PG="${LAKESHIFT_TEST_LOGICAL_PG:-$(scripts/logical-postgres.sh)}"
+export LAKESHIFT_PYTHON LAKESHIFT_TEST_S3_ENDPOINT LAKESHIFT_TEST_TLS_PG LAKESHIFT_TEST_LOGICAL_PG
 # Unit and integration tests (there are no doc tests; benches run with `cargo bench`).
 cargo test --locked --lib --bins --tests "$@"

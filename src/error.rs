@@ -96,6 +96,11 @@ pub enum Error {
     #[error("Delta table {table}: {reason}")]
     Lake { table: String, reason: String },
 
+    /// A change stream cannot go on (`slot` is its replication slot): an invalidated slot,
+    /// a server without logical decoding, a change the lake cannot take.
+    #[error("change stream {slot}: {reason}")]
+    Stream { slot: String, reason: String },
+
     /// An SQL statement failed; `location` is `file:line:column` or the statement's origin.
     #[error("{location}: {reason}")]
     Sql { location: String, reason: String },

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod backup;
 pub mod blocking;
+pub mod cdc;
 pub mod demo;
 pub mod error;
 pub mod formats;
@@ -23,6 +24,7 @@ pub mod progress;
 pub mod query;
 pub mod report;
 pub mod secrets;
+pub mod shutdown;
 pub mod storage;
 pub mod stream_table;
 pub mod values;

@@ -1,6 +1,7 @@
 //! The command line: one file per command group, each calling library functions.
 
 mod backup;
+mod cdc;
 mod copy;
 mod demo;
 mod import;
@@ -95,6 +96,20 @@ enum Command {
     /// The Delta mirror: sync Postgres tables to Delta tables, compact, vacuum, history.
     #[command(subcommand)]
     Lake(lake::LakeCommand),
+    /// Mirror tables into Delta tables change by change: an initial copy, then every
+    /// insert, update, delete and truncate, exactly once (a logical replication slot).
+    ///
+    /// Needs wal_level = logical on the server and a role allowed to replicate (or a
+    /// superuser). The slot moves on only once the lake holds the changes; each Delta
+    /// commit records its position, so a run killed anywhere resumes where the lake is.
+    ///
+    /// Examples:
+    ///   lakeshift cdc --to ./lake --tables hired_employees,jobs
+    ///   lakeshift cdc --to ./lake --until caught-up
+    ///   lakeshift cdc status --to ./lake
+    ///   lakeshift cdc drop --slot lakeshift
+    #[command(verbatim_doc_comment)]
+    Cdc(cdc::CdcArgs),
     /// Run SQL over Delta, Parquet, Avro, backup, CSV and live Postgres tables.
     ///
     /// Tables are registered by name with --table NAME=LOCATION[#FORMAT] or from a
@@ -153,6 +168,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Backup(args) => backup::run(args, !cli.quiet).await,
         Command::Restore(args) => restore::run(args, !cli.quiet).await,
         Command::Lake(cmd) => lake::run(cmd, !cli.quiet).await,
+        Command::Cdc(args) => cdc::run(args, !cli.quiet).await,
         Command::Sql(args) => sql::run(args).await,
         Command::Report(args) => report::run(args).await,
         Command::Run(args) => pipeline::run(args, !cli.quiet).await,

@@ -28,7 +28,8 @@ pub fn delta_schema(source: &Schema) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-fn delta_type(source: &DataType) -> DataType {
+/// The Delta-compatible type of a column carried as `source`.
+pub fn delta_type(source: &DataType) -> DataType {
     match source {
         DataType::Time64(_) | DataType::FixedSizeBinary(16) => DataType::Utf8,
         DataType::Timestamp(unit, Some(_)) => DataType::Timestamp(*unit, Some("UTC".into())),

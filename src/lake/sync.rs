@@ -106,6 +106,9 @@ pub struct SyncJob {
     source: DbUrl,
     options: SyncOptions,
     progress: bool,
+    /// Application transactions every commit records besides its own (a change stream's
+    /// starting position, for an initial copy).
+    recording: Vec<Transaction>,
 }
 
 /// What happened to one table.
@@ -134,7 +137,14 @@ impl SyncJob {
             source,
             options,
             progress: false,
+            recording: Vec::new(),
         }
+    }
+
+    /// Record `actions` in each table's commit, with its rows.
+    pub fn recording(mut self, actions: Vec<Transaction>) -> Self {
+        self.recording = actions;
+        self
     }
 
     /// Draw a progress bar per table when stderr is a terminal.
@@ -213,7 +223,10 @@ impl SyncJob {
             ),
         );
         let provider = crate::stream_table::once(&label, converted)?;
-        let commit = commit_properties(table, source.snapshot(), mark.as_ref());
+        let commit = self.recording.iter().fold(
+            commit_properties(table, source.snapshot(), mark.as_ref()),
+            |commit, action| commit.with_application_transaction(action.clone()),
+        );
         let written = match (options.mode, exists) {
             (SyncMode::Upsert, true) => {
                 let key = self.merge_key(table)?;
@@ -422,7 +435,7 @@ async fn merge(
 }
 
 /// A column name as a Delta column (quoted, so case and dots are kept).
-fn quoted(name: &str) -> String {
+pub(crate) fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

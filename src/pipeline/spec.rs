@@ -21,6 +21,7 @@ use super::steps::{
     SqlScriptOptions,
 };
 use crate::backup::{BackupOptions, RestoreOptions};
+use crate::cdc::CdcOptions;
 use crate::error::Result;
 use crate::lake::SyncOptions;
 use crate::postgres::schema_copy::SchemaCopyOptions;
@@ -120,6 +121,7 @@ steps! {
     Restore(RestoreOptions) = "restore",
     Compare(CompareOptions) = "compare",
     LakeSync(SyncOptions) = "lake_sync",
+    Cdc(CdcOptions) = "cdc",
     Query(QueryOptions) = "query",
     Report(ReportStepOptions) = "report",
 }

@@ -98,6 +98,30 @@ impl ColumnBuilder {
         }
     }
 
+    /// The number of values appended since the last [`ColumnBuilder::finish`].
+    pub fn len(&self) -> usize {
+        use arrow::array::ArrayBuilder;
+        match self {
+            Self::Bool(b) => b.len(),
+            Self::Int16(b) => b.len(),
+            Self::Int32(b) => b.len(),
+            Self::Int64(b) => b.len(),
+            Self::Float32(b) => b.len(),
+            Self::Float64(b) => b.len(),
+            Self::Decimal(b, ..) => b.len(),
+            Self::Utf8(b) => b.len(),
+            Self::Binary(b) => b.len(),
+            Self::Date(b) => b.len(),
+            Self::Time(b) => b.len(),
+            Self::Timestamp(b, _) => b.len(),
+            Self::Uuid(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The column built so far; the builder starts empty again.
     pub fn finish(&mut self) -> ArrayRef {
         match self {

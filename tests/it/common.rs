@@ -16,6 +16,8 @@ pub fn admin_url() -> DbUrl {
 pub struct TestDb {
     pub url: DbUrl,
     name: String,
+    /// The server's maintenance URL (where the database is dropped from).
+    admin: DbUrl,
 }
 
 impl TestDb {
@@ -32,14 +34,28 @@ impl TestDb {
         db
     }
 
+    /// A database on the cluster with `wal_level = logical` (scripts/logical-postgres.sh).
+    pub async fn logical() -> TestDb {
+        let url = std::env::var("LAKESHIFT_TEST_LOGICAL_PG").unwrap_or_else(|_| {
+            panic!(
+                "LAKESHIFT_TEST_LOGICAL_PG is not set: run scripts/logical-postgres.sh (scripts/test.sh does)"
+            )
+        });
+        let admin = DbUrl::parse(&url).expect("a postgres:// URL in LAKESHIFT_TEST_LOGICAL_PG");
+        TestDb::create_on(admin, "").await
+    }
+
     async fn create(options: &str) -> TestDb {
+        TestDb::create_on(admin_url(), options).await
+    }
+
+    async fn create_on(admin: DbUrl, options: &str) -> TestDb {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "lakeshift_test_{}_{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::SeqCst)
         );
-        let admin = admin_url();
         let client = admin
             .connect()
             .await
@@ -58,6 +74,7 @@ impl TestDb {
                 .with_database(&name)
                 .expect("a URL with another database"),
             name,
+            admin,
         }
     }
 
@@ -98,7 +115,7 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        drop_database(admin_url(), self.name.clone());
+        drop_database(self.admin.clone(), self.name.clone());
     }
 }
 
@@ -158,6 +175,14 @@ pub fn drop_database(admin: DbUrl, name: String) {
                 let _ = client.batch_execute(DROP_SUBSCRIPTIONS).await;
             }
             if let Ok(client) = admin.connect().await {
+                // Nor one with replication slots.
+                let _ = client
+                    .execute(
+                        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+                         WHERE database = $1 AND NOT active",
+                        &[&name],
+                    )
+                    .await;
                 let _ = client
                     .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .await;

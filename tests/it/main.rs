@@ -4,6 +4,7 @@
 
 mod api;
 mod backup;
+mod cdc;
 mod cli;
 mod common;
 mod connections;
