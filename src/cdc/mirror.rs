@@ -10,9 +10,10 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{Expr, lit, when};
 use datafusion::prelude::SessionContext;
-use deltalake::DeltaTable;
 use deltalake::kernel::engine::arrow_conversion::TryIntoArrow;
 use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::transaction::TransactionError;
+use deltalake::{DeltaTable, DeltaTableError};
 
 use super::pgoutput::{Field as Sent, Relation, Tuple};
 use super::position::Position;
@@ -314,7 +315,9 @@ impl Mirror {
         Ok(())
     }
 
-    /// Apply the pending changes as one Delta merge recording `position`.
+    /// Apply the pending changes as one Delta merge recording `position`. A commit that
+    /// loses to another writer's (a `lake sync` into the same table) is merged again on
+    /// the table as that writer left it.
     pub async fn apply(&mut self, position: Position) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
@@ -324,17 +327,33 @@ impl Mirror {
         let count = pending.len() as u64;
         let key_columns = self.mapping()?.key.clone();
         let batch = self.batch(pending.into_values(), &key_columns)?;
-        let delta = self.delta.take().expect("a mirror holds its table");
-        let merged = merge(
-            delta,
-            batch,
-            &self.columns,
-            &key_columns,
-            self.commit(position),
-            self.added,
-            &self.label,
-        )
-        .await?;
+        let mut attempt = 0;
+        let merged = loop {
+            let delta = self.delta.clone().expect("a mirror holds its table");
+            let commit = self.commit(position);
+            match merge(
+                delta,
+                batch.clone(),
+                &self.columns,
+                &key_columns,
+                commit,
+                self.added,
+            )
+            .await
+            {
+                Ok(merged) => break merged,
+                Err(e) if is_conflict(&e) && attempt < COMMIT_ATTEMPTS => {
+                    attempt += 1;
+                    tracing::warn!(table = %self.label, attempt, "another writer committed first: merging again");
+                    let table = self.delta.as_mut().expect("a mirror holds its table");
+                    table
+                        .update_incremental(None)
+                        .await
+                        .map_err(|e| delta_error(&self.label, e))?;
+                }
+                Err(e) => return Err(delta_error(&self.label, e)),
+            }
+        };
         self.delta = Some(merged);
         self.added = false;
         self.position = position;
@@ -448,6 +467,18 @@ impl Mirror {
     }
 }
 
+/// Retries of a merge whose commit lost to another writer's.
+const COMMIT_ATTEMPTS: u32 = 5;
+
+fn is_conflict(e: &DeltaTableError) -> bool {
+    matches!(
+        e,
+        DeltaTableError::Transaction {
+            source: TransactionError::CommitConflict(_) | TransactionError::VersionAlreadyExists(_)
+        } | DeltaTableError::VersionAlreadyExists(_)
+    )
+}
+
 async fn merge(
     delta: DeltaTable,
     batch: RecordBatch,
@@ -455,15 +486,11 @@ async fn merge(
     key: &[usize],
     commit: CommitProperties,
     evolve: bool,
-    label: &str,
-) -> Result<DeltaTable> {
+) -> std::result::Result<DeltaTable, DeltaTableError> {
     let schema = batch.schema();
-    let provider =
-        MemTable::try_new(schema.clone(), vec![vec![batch]]).map_err(|e| delta_error(label, e))?;
+    let provider = MemTable::try_new(schema.clone(), vec![vec![batch]])?;
     let ctx = SessionContext::new();
-    let source = ctx
-        .read_table(Arc::new(provider))
-        .map_err(|e| delta_error(label, e))?;
+    let source = ctx.read_table(Arc::new(provider))?;
     let side =
         |alias: &str, name: &str| Expr::Column(datafusion::common::Column::new(Some(alias), name));
     let on = key
@@ -517,9 +544,7 @@ async fn merge(
                     i.set(quoted(&columns[at].name), inserted(at))
                 })
             })
-        })
-        .map_err(|e| delta_error(label, e))?
-        .await
-        .map_err(|e| delta_error(label, e))?;
+        })?
+        .await?;
     Ok(table)
 }

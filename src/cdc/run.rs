@@ -80,6 +80,7 @@ impl CdcJob {
         let client = self.source.connect().await?;
         let slot = Slot::new(&client, &options.slot, &options.publication);
         slot.check_server().await?;
+        slot.claim().await?;
         let catalog = options.selection.load_catalog(&self.source).await?;
         let tables: Vec<Table> = options
             .selection

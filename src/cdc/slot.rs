@@ -70,6 +70,25 @@ impl<'c> Slot<'c> {
         Ok(())
     }
 
+    /// Hold the slot for this process while its connection lives: a second stream of the
+    /// same slot (started by mistake) is refused instead of racing this one.
+    pub async fn claim(&self) -> Result<()> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT pg_try_advisory_lock(hashtextextended('lakeshift-cdc:' || $1::text, 0))",
+                &[&self.name],
+            )
+            .await
+            .map_err(|e| Error::pg("claiming the slot", e))?;
+        if !row.get::<_, bool>(0) {
+            return Err(self.error(
+                "another lakeshift cdc is streaming this slot: stop it first, or use another --slot",
+            ));
+        }
+        Ok(())
+    }
+
     /// Create the publication for `tables`, or add to an existing one the tables it lacks.
     pub async fn publish(&self, tables: &[&Table]) -> Result<()> {
         let names: Vec<String> = tables.iter().map(|t| t.qualified()).collect();

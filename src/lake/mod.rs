@@ -19,10 +19,16 @@ pub use sync::{SyncJob, SyncMode, SyncOptions, SyncSummary};
 
 use crate::error::Error;
 
-/// A Delta failure, with the table it concerns.
+/// A Delta failure, with the table it concerns, on one line (delta-rs adds help lines).
 pub(crate) fn delta_error(table: impl std::fmt::Display, err: impl std::fmt::Display) -> Error {
+    let reason = err.to_string();
     Error::Lake {
         table: table.to_string(),
-        reason: err.to_string(),
+        reason: reason
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{TestDb, error_of, lakeshift, stdout_of};
+use crate::common::{TestDb, error_of, lakeshift, lakeshift_on_s3, s3_prefix, stdout_of};
 
 const TABLES: &str = "
     CREATE TABLE items (
@@ -36,12 +36,17 @@ const BIG: &str = "CREATE FUNCTION big(seed int8) RETURNS text LANGUAGE sql AS
     $$ SELECT string_agg(md5(seed::text || ':' || i), '') FROM generate_series(1, 400) i $$;";
 
 fn cdc(db: &TestDb, lake: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["-q", "cdc", "--to", lake.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    lakeshift(&db.url, &args)
+    cdc_into(db, lake.to_str().unwrap(), extra)
 }
 
-/// Rows of `sql` over Delta tables `name=location` pairs, as JSON.
+/// `cdc` into a lake at `to`, a directory or an `s3://` URL on the test server.
+fn cdc_into(db: &TestDb, to: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["-q", "cdc", "--to", to];
+    args.extend_from_slice(extra);
+    lakeshift_on_s3(&db.url, &args).output().unwrap()
+}
+
+/// Rows of `sql` over Delta tables `name=location` pairs (paths or URLs), as JSON.
 fn query(db: &TestDb, tables: &[(&str, &Path)], sql: &str) -> Vec<Value> {
     let mut args = vec![
         "sql".to_string(),
@@ -55,7 +60,7 @@ fn query(db: &TestDb, tables: &[(&str, &Path)], sql: &str) -> Vec<Value> {
         args.push(format!("{name}={}#delta", location.display()));
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = lakeshift(&db.url, &args);
+    let out = lakeshift_on_s3(&db.url, &args).output().unwrap();
     serde_json::from_str::<Value>(&stdout_of(&out))
         .unwrap()
         .as_array()
@@ -351,4 +356,112 @@ async fn a_table_without_a_key_is_refused_and_drop_removes_slot_and_publication(
     assert_eq!(db.value(&publications).await, "0");
     let bad = error_of(&cdc(&db, lake.path(), &["--slot", "Bad-Name"]));
     assert!(bad.contains("--slot"), "{bad}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lake_on_s3_takes_the_stream_and_concurrent_writers_lose_nothing() {
+    let db = TestDb::logical().await;
+    db.execute(&format!("{BIG} {TABLES}")).await;
+    let root = s3_prefix(&db);
+    stdout_of(&cdc_into(&db, &root, &["--until", "caught-up"]));
+    let changes = |round: i64| {
+        format!(
+            "INSERT INTO items (id, name, body) SELECT g, 'r{round}', big(g) FROM generate_series({a}, {b}) g;
+             UPDATE items SET qty = coalesce(qty, 0) + 1 WHERE id % 5 = {m};
+             DELETE FROM items WHERE id % 13 = {m} AND id < {a};",
+            a = 1000 + round * 40,
+            b = 1039 + round * 40,
+            m = round % 5
+        )
+    };
+    // A second stream of the same slot is refused while the first runs.
+    let mut first = lakeshift_on_s3(&db.url, &["-q", "cdc", "--to", &root, "--poll", "0.1"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second = cdc_into(&db, &root, &["--until", "caught-up"]);
+    assert!(
+        error_of(&second).contains("another lakeshift cdc is streaming this slot"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    // Meanwhile `lake sync` merges into the same Delta table: Delta's conditional commit
+    // makes one writer win each version; the other retries or fails whole.
+    let sync_root = root.clone();
+    let url = db.url.clone();
+    let syncs = std::thread::spawn(move || {
+        (0..4)
+            .map(|_| {
+                lakeshift_on_s3(
+                    &url,
+                    &[
+                        "-q", "lake", "sync", "--to", &sync_root, "--tables", "items", "--mode",
+                        "upsert",
+                    ],
+                )
+                .output()
+                .unwrap()
+            })
+            .collect::<Vec<_>>()
+    });
+    for round in 0..8 {
+        db.execute(&changes(round)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for out in syncs.join().unwrap() {
+        if !out.status.success() {
+            let error = error_of(&out);
+            assert!(
+                error.contains("items"),
+                "a failed writer says which table: {error}"
+            );
+        }
+    }
+    // SIGTERM: the stream stops cleanly after its batch.
+    nix_terminate(first.id());
+    let status = first.wait().unwrap();
+    let mut said = String::new();
+    std::io::Read::read_to_string(first.stderr.as_mut().unwrap(), &mut said).unwrap();
+    assert!(
+        status.success() || said.contains("items"),
+        "{status}: {said}"
+    );
+    stdout_of(&cdc_into(&db, &root, &["--until", "caught-up"]));
+    let fresh = tempfile::tempdir().unwrap();
+    stdout_of(&lakeshift(
+        &db.url,
+        &[
+            "-q",
+            "lake",
+            "sync",
+            "--to",
+            fresh.path().to_str().unwrap(),
+            "--tables",
+            "items",
+        ],
+    ));
+    let streamed = Path::new(&root).join("items");
+    let rows = query(
+        &db,
+        &[("a", &streamed), ("b", &fresh.path().join("items"))],
+        "SELECT (SELECT count(*) FROM a) AS a, (SELECT count(*) FROM b) AS b,
+                (SELECT count(*) FROM (SELECT * FROM a EXCEPT ALL SELECT * FROM b)) AS only_a,
+                (SELECT count(*) FROM (SELECT * FROM b EXCEPT ALL SELECT * FROM a)) AS only_b",
+    );
+    let r = &rows[0];
+    assert_eq!(
+        (&r["a"], &r["only_a"], &r["only_b"]),
+        (&r["b"], &Value::from(0), &Value::from(0)),
+        "{r}"
+    );
+}
+
+/// Send SIGTERM to process `pid`.
+fn nix_terminate(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }

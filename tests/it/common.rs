@@ -289,17 +289,26 @@ pub fn s3_prefix(db: &TestDb) -> String {
 
 /// `lakeshift ARGS --s3-endpoint E` against the test server, with its credentials.
 pub fn lakeshift_s3(url: &DbUrl, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lakeshift"))
+    let mut command = lakeshift_on_s3(url, args);
+    command.args(["--s3-endpoint", &s3_endpoint()]);
+    command.output().expect("run the lakeshift binary")
+}
+
+/// `lakeshift ARGS` with the test server as the `AWS_*` variables' S3 (as the lake
+/// commands take it), not yet run.
+pub fn lakeshift_on_s3(url: &DbUrl, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lakeshift"));
+    command
         .args(args)
-        .args(["--s3-endpoint", &s3_endpoint()])
         .env("DATABASE_URL", url.expose())
         .env("NO_COLOR", "1")
         .env("LAKESHIFT_CONNECT_RETRIES", "0")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
-        .output()
-        .expect("run the lakeshift binary")
+        .env("AWS_ENDPOINT_URL", s3_endpoint())
+        .env("AWS_ALLOW_HTTP", "true");
+    command
 }
 
 pub fn stderr(output: &Output) -> String {
