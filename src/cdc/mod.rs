@@ -14,6 +14,7 @@
 //! and the copy's snapshot): each is a whole row or a delete on the key, so applying it
 //! again leaves the same row.
 
+mod metrics;
 pub mod mirror;
 pub mod pgoutput;
 pub mod position;
@@ -21,6 +22,7 @@ mod rows;
 mod run;
 pub mod slot;
 
+pub use metrics::LagSummary;
 pub use run::{CdcJob, CdcSummary, TableStatus, drop_slot, status};
 pub use slot::SlotStatus;
 
@@ -71,6 +73,8 @@ pub struct CdcOptions {
     pub poll: f64,
     /// An idle stream writes a heartbeat this often (seconds), so its slot can move on.
     pub heartbeat: f64,
+    /// Write metrics (Prometheus text) to this file after every round.
+    pub metrics_file: Option<String>,
     /// How the initial copy reads.
     #[serde(flatten)]
     pub read: ReadOptions,
@@ -89,6 +93,7 @@ impl Default for CdcOptions {
             max_batch_bytes: 256 << 20,
             poll: 1.0,
             heartbeat: 60.0,
+            metrics_file: None,
             read: ReadOptions::default(),
         }
     }

@@ -5,9 +5,11 @@
 /// One decoded message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
-    /// A transaction starts; its commit record is at `final_lsn`.
+    /// A transaction starts; its commit record is at `final_lsn`, its commit time in
+    /// microseconds since 2000-01-01 UTC.
     Begin {
         final_lsn: u64,
+        commit_time: i64,
         xid: u32,
     },
     /// The transaction ends; its commit record ends at `end_lsn`.
@@ -75,9 +77,10 @@ pub fn decode(data: &[u8]) -> Result<Message, String> {
     let message = match r.u8()? {
         b'B' => {
             let final_lsn = r.u64()?;
-            let _commit_time = r.u64()?;
+            let commit_time = r.u64()? as i64;
             Message::Begin {
                 final_lsn,
+                commit_time,
                 xid: r.u32()?,
             }
         }
@@ -224,6 +227,17 @@ impl<'a> Reader<'a> {
                 })
             })
             .collect()
+    }
+}
+
+/// A commit time (microseconds since 2000-01-01 UTC) as a system time.
+pub fn commit_time(micros: i64) -> std::time::SystemTime {
+    const Y2000: u64 = 946_684_800;
+    let base = std::time::UNIX_EPOCH + std::time::Duration::from_secs(Y2000);
+    if micros >= 0 {
+        base + std::time::Duration::from_micros(micros as u64)
+    } else {
+        base - std::time::Duration::from_micros(micros.unsigned_abs())
     }
 }
 

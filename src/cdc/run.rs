@@ -4,14 +4,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt;
 use serde::Serialize;
 use tokio_postgres::Client;
 
+use super::metrics::{LagSummary, Lags, Report};
 use super::mirror::Mirror;
-use super::pgoutput::{Message, Relation, decode, lsn_text};
+use super::pgoutput::{Message, Relation, commit_time, decode, lsn_text};
 use super::position::Position;
 use super::slot::{Slot, SlotStatus};
 use super::{CdcOptions, Until};
@@ -34,6 +35,8 @@ pub struct CdcSummary {
     pub applied: Vec<(String, u64)>,
     /// The slot's position at the end.
     pub confirmed_lsn: String,
+    /// How long after their commit changes reached the lake.
+    pub lag: LagSummary,
     pub seconds: f64,
 }
 
@@ -182,6 +185,8 @@ impl CdcJob {
             mirrors,
             types: HashMap::new(),
             confirmed,
+            oldest_pending: None,
+            lags: Lags::default(),
         };
         let stop = self.stop.clone();
         let listener = (options.until == Until::Stopped).then(|| {
@@ -203,6 +208,9 @@ impl CdcJob {
                 None => stream.slot.flushed_lsn().await?,
             };
             let caught_up = stream.round(upto).await?;
+            if let Some(path) = &options.metrics_file {
+                stream.report(upto).publish(std::path::Path::new(path))?;
+            }
             if stop.load(Ordering::Relaxed) || (until.is_some() && caught_up) {
                 break;
             }
@@ -235,6 +243,7 @@ impl CdcJob {
                 .map(|m| (m.label.clone(), m.applied))
                 .collect(),
             confirmed_lsn: lsn_text(stream.confirmed),
+            lag: stream.lags.summary(),
             seconds: started.elapsed().as_secs_f64(),
         })
     }
@@ -252,6 +261,10 @@ struct Stream<'c> {
     types: HashMap<(u32, i32), (String, PgKind)>,
     /// The slot's position as this process last set it.
     confirmed: u64,
+    /// The commit time of the oldest change not applied yet.
+    oldest_pending: Option<SystemTime>,
+    /// How long after their commit changes were applied.
+    lags: Lags,
 }
 
 impl Stream<'_> {
@@ -269,13 +282,21 @@ impl Stream<'_> {
         let mut txn: Option<(u64, u64)> = None;
         let mut last_end: Option<u64> = None;
         let mut first_pending: Option<Instant> = None;
+        let mut committed = SystemTime::now();
         while let Some(data) = rows.next().await {
             let data = data?;
             count += 1;
             let message = decode(&data)
                 .map_err(|e| self.error(format!("a change that does not decode: {e}")))?;
             match message {
-                Message::Begin { final_lsn, .. } => txn = Some((final_lsn, 0)),
+                Message::Begin {
+                    final_lsn,
+                    commit_time: at,
+                    ..
+                } => {
+                    txn = Some((final_lsn, 0));
+                    committed = commit_time(at);
+                }
                 Message::Commit { end_lsn } => {
                     txn = None;
                     last_end = Some(end_lsn);
@@ -311,6 +332,7 @@ impl Stream<'_> {
             }
             let pending = self.mirrors.iter().any(|m| m.pending_rows() > 0);
             if pending {
+                self.oldest_pending.get_or_insert(committed);
                 let since = *first_pending.get_or_insert_with(Instant::now);
                 let rows: usize = self.mirrors.iter().map(Mirror::pending_rows).sum();
                 let bytes: usize = self.mirrors.iter().map(Mirror::pending_bytes).sum();
@@ -433,7 +455,24 @@ impl Stream<'_> {
         for mirror in &mut self.mirrors {
             mirror.apply(position).await?;
         }
+        if let Some(oldest) = self.oldest_pending.take() {
+            let lag = oldest.elapsed().unwrap_or_default().as_secs_f64();
+            self.lags.record(lag);
+        }
         Ok(())
+    }
+
+    fn report(&self, flushed: u64) -> Report<'_> {
+        Report {
+            slot: &self.options.slot,
+            applied: self
+                .mirrors
+                .iter()
+                .map(|m| (m.label.as_str(), m.applied))
+                .collect(),
+            lag: self.lags.summary(),
+            lag_bytes: flushed.saturating_sub(self.confirmed),
+        }
     }
 
     async fn confirm(&mut self, lsn: u64) -> Result<()> {

@@ -88,6 +88,9 @@ pub struct StreamArgs {
     /// Seconds an idle stream waits before looking again.
     #[arg(long, default_value_t = CdcOptions::default().poll)]
     poll: f64,
+    /// Write metrics (Prometheus text: changes applied, lag) to this file after every round.
+    #[arg(long, value_name = "FILE")]
+    metrics_file: Option<String>,
     #[command(flatten)]
     read: ReadArgs,
 }
@@ -104,6 +107,7 @@ impl StreamArgs {
             max_batch_rows: self.max_batch_rows,
             max_batch_bytes: self.max_batch_bytes,
             poll: self.poll,
+            metrics_file: self.metrics_file.clone(),
             read: self.read.options(),
             ..CdcOptions::default()
         }
@@ -142,8 +146,13 @@ pub async fn run(args: CdcArgs, progress: bool) -> Result<()> {
                 eprintln!("{table}: {changes} changes applied");
             }
             eprintln!(
-                "slot {} confirmed at {} after {:.1} s",
-                done.slot, done.confirmed_lsn, done.seconds
+                "slot {} confirmed at {} after {:.1} s (lag p50 {:.2} s, p99 {:.2} s over {} batches)",
+                done.slot,
+                done.confirmed_lsn,
+                done.seconds,
+                done.lag.p50,
+                done.lag.p99,
+                done.lag.batches
             );
             Ok(())
         }

@@ -375,10 +375,24 @@ async fn a_lake_on_s3_takes_the_stream_and_concurrent_writers_lose_nothing() {
         )
     };
     // A second stream of the same slot is refused while the first runs.
-    let mut first = lakeshift_on_s3(&db.url, &["-q", "cdc", "--to", &root, "--poll", "0.1"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let metrics = scratch.path().join("cdc.prom");
+    let mut first = lakeshift_on_s3(
+        &db.url,
+        &[
+            "-q",
+            "cdc",
+            "--to",
+            &root,
+            "--poll",
+            "0.1",
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ],
+    )
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let second = cdc_into(&db, &root, &["--until", "caught-up"]);
     assert!(
@@ -464,4 +478,42 @@ fn nix_terminate(pid: u32) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pipeline_step_streams_until_caught_up() {
+    let db = TestDb::logical().await;
+    db.execute(
+        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a'), (2, 'b');",
+    )
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = tmp.path().join("cdc.yaml");
+    let lake = tmp.path().join("lake");
+    std::fs::write(
+        &yaml,
+        format!(
+            "connections:\n  db: ${{SOURCE_URL}}\nsteps:\n  - {{type: cdc, connection: db, to: {}, until: caught-up}}\n",
+            lake.display()
+        ),
+    )
+    .unwrap();
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_lakeshift"))
+            .args(["-q", "run", yaml.to_str().unwrap()])
+            .env("SOURCE_URL", db.url.expose())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run();
+    db.execute("UPDATE t SET v = 'changed' WHERE id = 2; DELETE FROM t WHERE id = 1;")
+        .await;
+    run();
+    let rows = query(&db, &[("t", &lake.join("t"))], "SELECT id, v FROM t");
+    assert_eq!(rows, vec![serde_json::json!({"id": 2, "v": "changed"})]);
 }
