@@ -3,6 +3,8 @@
 # tests (the default server runs `replica`, which cannot decode). Made with initdb and
 # pg_ctl under the test cache folder, on its own port, trust auth on 127.0.0.1 only;
 # started if it is not running. Prints a connection URL to its `postgres` database.
+# LAKESHIFT_LOGICAL_PG_NAME names another such cluster (its own folder), and
+# LAKESHIFT_LOGICAL_PG_CONF adds settings to a new one (tests that need a small WAL budget).
 set -euo pipefail
 BIN="${LAKESHIFT_PG_BIN:-/usr/lib/postgresql/15/bin}"
 PORT="${LAKESHIFT_LOGICAL_PG_PORT:-55434}"
@@ -19,7 +21,7 @@ if [ "$(id -u)" = 0 ]; then
   as_owner=(runuser -u postgres --)
   CACHE="${LAKESHIFT_TEST_CACHE:-/var/tmp/lakeshift-test}"
 fi
-DIR="$CACHE/logical-postgres"
+DIR="$CACHE/${LAKESHIFT_LOGICAL_PG_NAME:-logical-postgres}"
 DATA="$DIR/data"
 mkdir -p "$DIR"
 
@@ -40,6 +42,7 @@ max_wal_senders = 16
 max_connections = 200
 fsync = off
 synchronous_commit = off
+${LAKESHIFT_LOGICAL_PG_CONF:-}
 CONF
 fi
 

@@ -193,13 +193,27 @@ impl Mirror {
                 }
             }
         }
-        let key: Vec<usize> = relation
-            .columns
+        // The primary key when there is one (under REPLICA IDENTITY FULL every column is
+        // flagged), else the replica identity's columns.
+        let primary: Vec<usize> = self
+            .table
+            .primary_key()
             .iter()
-            .zip(&columns)
-            .filter(|(c, _)| c.key)
-            .map(|(_, &at)| at)
+            .filter_map(|name| self.columns.iter().position(|l| l.name == *name))
+            .filter(|at| columns.contains(at))
             .collect();
+        let key: Vec<usize> =
+            if !primary.is_empty() && primary.len() == self.table.primary_key().len() {
+                primary
+            } else {
+                relation
+                    .columns
+                    .iter()
+                    .zip(&columns)
+                    .filter(|(c, _)| c.key)
+                    .map(|(_, &at)| at)
+                    .collect()
+            };
         if key.is_empty() {
             return Err(self.error(
                 "has no replica identity key (a primary key, or REPLICA IDENTITY USING INDEX): \

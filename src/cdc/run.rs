@@ -220,6 +220,7 @@ impl CdcJob {
             }
             if idle_since.elapsed().as_secs_f64() >= options.heartbeat {
                 stream.slot.heartbeat().await?;
+                stream.warn_if_retaining_much().await?;
                 idle_since = Instant::now();
             }
             let nap = Duration::from_secs_f64(options.poll);
@@ -458,6 +459,23 @@ impl Stream<'_> {
         if let Some(oldest) = self.oldest_pending.take() {
             let lag = oldest.elapsed().unwrap_or_default().as_secs_f64();
             self.lags.record(lag);
+        }
+        Ok(())
+    }
+
+    /// Warn when the slot keeps most of the WAL the server allows it (past that, the server
+    /// invalidates it and a new initial copy is needed).
+    async fn warn_if_retaining_much(&self) -> Result<()> {
+        let state = self.slot.status().await?;
+        if let Some(max) = state.max_retained_bytes
+            && state.retained_bytes.saturating_mul(10) >= max.saturating_mul(8)
+        {
+            tracing::warn!(
+                slot = %state.slot,
+                retained = state.retained_bytes,
+                max,
+                "the slot keeps most of the WAL max_slot_wal_keep_size allows: past it the server invalidates the slot"
+            );
         }
         Ok(())
     }

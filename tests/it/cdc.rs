@@ -21,6 +21,7 @@ const TABLES: &str = "
         tags text[], seen timestamptz DEFAULT now(), ok bool
     );
     CREATE TABLE \"Odd \"\"name\" (k text PRIMARY KEY, v int4);
+    ALTER TABLE \"Odd \"\"name\" REPLICA IDENTITY FULL;
     CREATE TABLE events (id int8, day date, what text, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
     CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
     CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
@@ -516,4 +517,69 @@ async fn a_pipeline_step_streams_until_caught_up() {
     run();
     let rows = query(&db, &[("t", &lake.join("t"))], "SELECT id, v FROM t");
     assert_eq!(rows, vec![serde_json::json!({"id": 2, "v": "changed"})]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invalidated_slot_is_refused_with_its_recovery() {
+    // A cluster of its own: the WAL budget is the server's, and this one invalidates slots.
+    let started = Command::new(crate::common::repo_file("scripts/logical-postgres.sh"))
+        .env("LAKESHIFT_LOGICAL_PG_NAME", "logical-postgres-small-wal")
+        .env("LAKESHIFT_LOGICAL_PG_PORT", "55435")
+        .env(
+            "LAKESHIFT_LOGICAL_PG_CONF",
+            "max_slot_wal_keep_size = 1MB\nwal_keep_size = 0\nmax_wal_size = 32MB\nmin_wal_size = 32MB",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let server =
+        lakeshift::postgres::DbUrl::parse(String::from_utf8_lossy(&started.stdout).trim()).unwrap();
+    let db = TestDb::on(server).await;
+    db.execute("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a'); CREATE TABLE filler (v text);")
+        .await;
+    let lake = tempfile::tempdir().unwrap();
+    stdout_of(&cdc(
+        &db,
+        lake.path(),
+        &["--until", "caught-up", "--tables", "t"],
+    ));
+    // More WAL than the slot may keep, then checkpoints: the server invalidates it.
+    for _ in 0..3 {
+        db.execute("INSERT INTO filler SELECT repeat(md5(g::text), 40) FROM generate_series(1, 20000) g; SELECT pg_switch_wal(); CHECKPOINT;")
+            .await;
+    }
+    let status = db
+        .value("SELECT wal_status FROM pg_replication_slots WHERE database = current_database()")
+        .await;
+    assert_eq!(
+        status, "lost",
+        "the test server should have invalidated the slot"
+    );
+    let error = error_of(&cdc(
+        &db,
+        lake.path(),
+        &["--until", "caught-up", "--tables", "t"],
+    ));
+    assert!(
+        error.contains("invalidated") && error.contains("lakeshift cdc drop"),
+        "{error}"
+    );
+    // The documented recovery: drop, run again (a new initial copy).
+    stdout_of(&lakeshift(&db.url, &["-q", "cdc", "drop"]));
+    db.execute("INSERT INTO t VALUES (2, 'b')").await;
+    stdout_of(&cdc(
+        &db,
+        lake.path(),
+        &["--until", "caught-up", "--tables", "t"],
+    ));
+    let rows = query(
+        &db,
+        &[("t", &lake.path().join("t"))],
+        "SELECT count(*) AS n FROM t",
+    );
+    assert_eq!(rows[0]["n"], 2);
 }

@@ -45,6 +45,11 @@ impl TestDb {
         TestDb::create_on(admin, "").await
     }
 
+    /// A database on the server `admin` reaches.
+    pub async fn on(admin: DbUrl) -> TestDb {
+        TestDb::create_on(admin, "").await
+    }
+
     async fn create(options: &str) -> TestDb {
         TestDb::create_on(admin_url(), options).await
     }
