@@ -191,15 +191,54 @@ async fn every_kind_of_change_reaches_the_lake_exactly() {
 async fn a_stream_killed_at_random_moments_converges_without_duplicates() {
     let db = TestDb::logical().await;
     db.execute(&format!("{BIG} {TABLES}")).await;
+    crate::common::hr_schema(&db).await;
+    db.execute(
+        "INSERT INTO departments SELECT g, 'Department ' || g FROM generate_series(1, 12) g;
+         INSERT INTO jobs SELECT g, 'Job ' || g FROM generate_series(1, 20) g;",
+    )
+    .await;
+    // The REST service inserts employees while SQL updates and deletes them.
+    let api = crate::api::Api::start_with(db, crate::api::config()).await;
+    let db = &api.db;
     let lake = tempfile::tempdir().unwrap();
-    stdout_of(&cdc(&db, lake.path(), &["--until", "caught-up"]));
+    let tables = "items,events,\"Odd \"\"name\",hired_employees,departments,jobs";
+    stdout_of(&cdc(
+        db,
+        lake.path(),
+        &["--until", "caught-up", "--tables", tables],
+    ));
 
     // A mixed load: inserts, updates (some leaving TOASTed text as it is), deletes.
+    let token = api.token().await;
     let load = {
         let url = db.url.clone();
+        let (base_url, http) = (api.base.clone(), api.http.clone());
         tokio::spawn(async move {
             let client = url.connect().await.unwrap();
             for round in 0..60i64 {
+                let batch = crate::api::employees(&format!("round-{round}"), 20);
+                let response = http
+                    .post(format!("{base_url}/api/v1/hired_employees"))
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("content-type", "application/json")
+                    .body(serde_json::to_vec(&serde_json::json!({"records": batch})).unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    response.status().is_success(),
+                    "{:?}",
+                    response.text().await
+                );
+                client
+                    .batch_execute(&format!(
+                        "UPDATE hired_employees SET job_id = 1 + (id + {round}) % 20 WHERE id % 3 = {m3};
+                         DELETE FROM hired_employees WHERE id % 17 = {m3} AND name LIKE 'round-{prev}-%';",
+                        m3 = round % 3,
+                        prev = round - 1
+                    ))
+                    .await
+                    .unwrap();
                 let base = 1000 + round * 50;
                 client
                     .batch_execute(&format!(
@@ -228,6 +267,8 @@ async fn a_stream_killed_at_random_moments_converges_without_duplicates() {
                 "cdc",
                 "--to",
                 &lake_path,
+                "--tables",
+                tables,
                 "--max-lag",
                 "0.2",
                 "--poll",
@@ -257,9 +298,23 @@ async fn a_stream_killed_at_random_moments_converges_without_duplicates() {
         kills += 1;
     }
     load.await.unwrap();
-    let before = wal_now(&db).await;
-    stdout_of(&cdc(&db, lake.path(), &["--until", "caught-up"]));
-    assert_lake_equals_source(&db, lake.path(), FOLDERS);
+    let before = wal_now(db).await;
+    stdout_of(&cdc(
+        db,
+        lake.path(),
+        &["--until", "caught-up", "--tables", tables],
+    ));
+    assert_lake_equals_source(db, lake.path(), FOLDERS);
+    assert_lake_equals_source(db, lake.path(), &["hired_employees"]);
+    let employees = query(
+        db,
+        &[("e", &lake.path().join("hired_employees"))],
+        "SELECT count(*) AS n FROM e WHERE name LIKE 'round-%'",
+    );
+    assert!(
+        employees[0]["n"].as_i64().unwrap() > 500,
+        "the REST inserts reached the lake"
+    );
     let dupes = query(
         &db,
         &[("items", &lake.path().join("items"))],
