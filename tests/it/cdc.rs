@@ -316,12 +316,12 @@ async fn a_stream_killed_at_random_moments_converges_without_duplicates() {
         "the REST inserts reached the lake"
     );
     let dupes = query(
-        &db,
+        db,
         &[("items", &lake.path().join("items"))],
         "SELECT count(*) - count(DISTINCT id) AS d FROM items",
     );
     assert_eq!(dupes[0]["d"], 0, "no key twice in the lake");
-    assert!(slot_reached(&db, &before).await, "the slot caught up");
+    assert!(slot_reached(db, &before).await, "the slot caught up");
 }
 
 #[tokio::test(flavor = "multi_thread")]
