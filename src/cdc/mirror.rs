@@ -68,6 +68,8 @@ pub struct Mirror {
     mapping: Option<Mapping>,
     pending: HashMap<Vec<u8>, Pending>,
     pending_bytes: usize,
+    /// Changes folded into `pending` (several may land on one key).
+    pending_changes: u64,
     /// Changes applied by this process.
     pub applied: u64,
 }
@@ -104,6 +106,7 @@ impl Mirror {
             mapping: None,
             pending: HashMap::new(),
             pending_bytes: 0,
+            pending_changes: 0,
             applied: 0,
         })
     }
@@ -284,6 +287,7 @@ impl Mirror {
     }
 
     pub fn insert(&mut self, new: Tuple) -> Result<()> {
+        self.pending_changes += 1;
         let cells = self.cells(new)?;
         let key = self.key_of(&cells)?;
         self.put(key, Pending::Upsert(cells));
@@ -291,6 +295,7 @@ impl Mirror {
     }
 
     pub fn update(&mut self, old: Option<Tuple>, new: Tuple) -> Result<()> {
+        self.pending_changes += 1;
         let mut cells = self.cells(new)?;
         let key = self.key_of(&cells)?;
         let keeps = cells.contains(&Cell::Keep);
@@ -323,6 +328,7 @@ impl Mirror {
     }
 
     pub fn delete(&mut self, old: Tuple) -> Result<()> {
+        self.pending_changes += 1;
         let cells = self.cells(old)?;
         let key = self.key_of(&cells)?;
         self.put(key, Pending::Delete(cells));
@@ -338,7 +344,7 @@ impl Mirror {
         }
         let pending = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
-        let count = pending.len() as u64;
+        let count = std::mem::take(&mut self.pending_changes);
         let key_columns = self.mapping()?.key.clone();
         let batch = self.batch(pending.into_values(), &key_columns)?;
         let mut attempt = 0;
@@ -379,6 +385,7 @@ impl Mirror {
     pub async fn truncate(&mut self, position: Position) -> Result<()> {
         self.pending.clear();
         self.pending_bytes = 0;
+        self.pending_changes = 0;
         let delta = self.delta.take().expect("a mirror holds its table");
         let (table, _) = delta
             .delete()
@@ -387,6 +394,7 @@ impl Mirror {
             .map_err(|e| delta_error(&self.label, e))?;
         self.delta = Some(table);
         self.position = position;
+        self.applied += 1;
         Ok(())
     }
 
