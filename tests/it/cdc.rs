@@ -638,3 +638,43 @@ async fn an_invalidated_slot_is_refused_with_its_recovery() {
     );
     assert_eq!(rows[0]["n"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn until_caught_up_on_a_busy_database_takes_what_was_committed_and_stops() {
+    let db = TestDb::logical().await;
+    db.execute("CREATE TABLE t (id int8 PRIMARY KEY, v text)")
+        .await;
+    let lake = tempfile::tempdir().unwrap();
+    stdout_of(&cdc(&db, lake.path(), &["--until", "caught-up"]));
+    let busy = {
+        let url = db.url.clone();
+        tokio::spawn(async move {
+            let client = url.connect().await.unwrap();
+            for i in 0..400i64 {
+                client
+                    .execute("INSERT INTO t VALUES ($1, 'x')", &[&i])
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let committed = db.count("t").await;
+    stdout_of(&cdc(&db, lake.path(), &["--until", "caught-up"]));
+    assert!(
+        !busy.is_finished(),
+        "the run ended while the load still ran"
+    );
+    let rows = query(
+        &db,
+        &[("t", &lake.path().join("t"))],
+        "SELECT count(*) AS n FROM t",
+    );
+    let got = rows[0]["n"].as_i64().unwrap();
+    assert!(
+        got >= committed,
+        "{got} rows in the lake, {committed} committed before the run"
+    );
+    busy.await.unwrap();
+}
