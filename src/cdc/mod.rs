@@ -11,8 +11,8 @@
 //! record says it holds, so a process killed anywhere converges to the same tables.
 //!
 //! A copy may hold changes the stream replays (those committed between the slot's position
-//! and the copy's snapshot): each is a whole row or a delete on the key, so applying it
-//! again leaves the same row.
+//! and the copy's snapshot): each change sets on its key the values it carries, in commit
+//! order, so replaying changes a row already has ends in the same row.
 
 mod metrics;
 pub mod mirror;
