@@ -30,6 +30,7 @@ cleanup() {
 trap cleanup EXIT
 
 STEADY_SECONDS="${STEADY_SECONDS:-60}"
+read -r -a EXTRA <<<"${CDC_ARGS:-}" # extra cdc options, e.g. CDC_ARGS="--max-batch-rows 50000"
 if [ -z "${LAKESHIFT_BIN:-}" ]; then cargo build --release --quiet; fi
 BIN="${LAKESHIFT_BIN:-$CARGO_TARGET_DIR/release/lakeshift}"
 psql "$ADMIN" -X -q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'lakeshift_lakeshift_bench_cdc'" >/dev/null
@@ -83,22 +84,22 @@ timed() { # label, command...: prints "label seconds peak_rss_mb"
 rate() { python3 -c "import sys; print(f'{int(sys.argv[1]) / float(sys.argv[2]):,.0f}')" "$1" "$2"; }
 
 echo "# $ROWS rows, $CHANGES changes per phase"
-timed "initial copy (cdc, first run)" "$BIN" -q cdc --source "$URL" --to "$LAKE" --until caught-up
+timed "initial copy (cdc, first run)" "$BIN" -q cdc --source "$URL" --to "$LAKE" --until caught-up "${EXTRA[@]}"
 timed "lake sync --mode merge (whole table)" "$BIN" -q lake sync --source "$URL" --to "$WORK/merge" --tables orders
 timed "lake sync --mode merge (whole table, onto the copy)" "$BIN" -q lake sync --source "$URL" --to "$WORK/merge" --tables orders --mode merge
 MERGE_SECONDS=$(cut -d' ' -f1 "$WORK/time")
 
 psql "$URL" -X -q -c "CALL load($CHANGES, 1000, 0, 0)"
-timed "cdc --until caught-up, $CHANGES inserts" "$BIN" -q cdc --source "$URL" --to "$LAKE" --until caught-up
+timed "cdc --until caught-up, $CHANGES inserts" "$BIN" -q cdc --source "$URL" --to "$LAKE" --until caught-up "${EXTRA[@]}"
 echo "  inserts applied per second: $(rate "$CHANGES" "$(cut -d' ' -f1 "$WORK/time")")"
 
 psql "$URL" -X -q -c "CALL load($CHANGES, 500, 300, 200)"
-timed "cdc --until caught-up, $CHANGES mixed 50/30/20" "$BIN" -q cdc --source "$URL" --to "$LAKE" --until caught-up
+timed "cdc --until caught-up, $CHANGES mixed 50/30/20" "$BIN" -q cdc --source "$URL" --to "$LAKE" --until caught-up "${EXTRA[@]}"
 echo "  mixed changes applied per second: $(rate "$CHANGES" "$(cut -d' ' -f1 "$WORK/time")")"
 
 # Steady load: 10k changes/s for STEADY_SECONDS (60) s, cdc running continuously beside it.
 /usr/bin/time -f "%e %M" -o "$WORK/stream-time" "$BIN" cdc --source "$URL" --to "$LAKE" \
-  --max-lag 1 --poll 0.2 --metrics-file "$WORK/cdc.prom" 2>"$WORK/stream-err" &
+  --max-lag 1 --poll 0.2 --metrics-file "$WORK/cdc.prom" "${EXTRA[@]}" 2>"$WORK/stream-err" &
 STREAM=$!
 sleep 2
 psql "$URL" -X -q -c "CALL load($((STEADY_SECONDS * 10000)), 500, 300, 200, 10000)"

@@ -19,9 +19,9 @@ use super::pgoutput::{Field as Sent, Relation, Tuple};
 use super::position::Position;
 use super::rows::{Cell, column};
 use crate::error::{Error, Result};
-use crate::lake::delta_error;
 use crate::lake::schema::{delta_type, to_delta};
 use crate::lake::sync::quoted;
+use crate::lake::{delta_error, writer_properties};
 use crate::postgres::catalog::Table;
 use crate::postgres::types::{PG_TYPE_KEY, PgKind};
 
@@ -552,6 +552,7 @@ async fn merge(
         .with_target_alias("target")
         .with_merge_schema(evolve)
         .with_commit_properties(commit)
+        .with_writer_properties(writer_properties())
         .when_matched_delete(|d| d.predicate(deleted.clone()))
         .and_then(|m| {
             m.when_matched_update(|u| {

@@ -129,6 +129,7 @@ impl SlotArgs {
 pub async fn run(args: CdcArgs, progress: bool) -> Result<()> {
     match args.command {
         None => {
+            crate::return_freed_memory_at_once();
             let stream = args.stream;
             let options = stream.options();
             let done = CdcJob::new(stream.source, options)

@@ -19,6 +19,15 @@ pub use sync::{SyncJob, SyncMode, SyncOptions, SyncSummary};
 
 use crate::error::Error;
 
+/// The Parquet properties of the Delta files lakeshift writes: row groups of at most 64k
+/// rows, so that a writer holds little in memory (a merge rewrites whole files, whose
+/// default single row group of up to a million rows would be buffered entire).
+pub(crate) fn writer_properties() -> deltalake::parquet::file::properties::WriterProperties {
+    deltalake::parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(64 * 1024))
+        .build()
+}
+
 /// A Delta failure, with the table it concerns, on one line (delta-rs adds help lines).
 pub(crate) fn delta_error(table: impl std::fmt::Display, err: impl std::fmt::Display) -> Error {
     let reason = err.to_string();

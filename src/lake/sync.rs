@@ -366,6 +366,7 @@ async fn write(
         .write(Vec::new())
         .with_input_plan(plan)
         .with_save_mode(save)
+        .with_writer_properties(super::writer_properties())
         .with_commit_properties(commit);
     if let Some(columns) = &layout.columns {
         builder = builder.with_partition_columns(columns.clone());
@@ -416,6 +417,7 @@ async fn merge(
         .with_target_alias("target")
         .with_merge_schema(evolve)
         .with_streaming(true)
+        .with_writer_properties(super::writer_properties())
         .with_commit_properties(commit)
         .when_matched_update(|update| {
             updates
