@@ -18,6 +18,7 @@ mod metrics;
 pub mod mirror;
 pub mod pgoutput;
 pub mod position;
+mod rounds;
 mod rows;
 mod run;
 pub mod slot;
