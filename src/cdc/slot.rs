@@ -7,7 +7,7 @@ use futures::{Stream, TryStreamExt};
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use super::pgoutput::{lsn_text, parse_lsn};
+use super::pgoutput::{Message, commit_time, decode, lsn_text, parse_lsn};
 use crate::error::{Error, Result};
 use crate::postgres::catalog::Table;
 use crate::postgres::connect::quote_ident;
@@ -29,6 +29,9 @@ pub struct SlotStatus {
     pub confirmed_lsn: String,
     /// WAL written since then, in bytes.
     pub lag_bytes: i64,
+    /// How long ago the oldest change not in the lake was committed (0 when there is none);
+    /// `None` while a stream is reading the slot (it cannot be read twice at once).
+    pub lag_seconds: Option<f64>,
     /// WAL the slot keeps on the server, in bytes.
     pub retained_bytes: i64,
     /// `reserved`, `extended`, `unreserved`, or `lost` (invalidated: a new initial copy is needed).
@@ -292,15 +295,55 @@ impl<'c> Slot<'c> {
             .await
             .map_err(|e| Error::pg("reading the slot", e))?
             .ok_or_else(|| self.error("no such replication slot in this database"))?;
+        let wal_status: String = row.get(4);
+        let active: bool = row.get(0);
+        let lag_seconds = if active || wal_status == "lost" {
+            None
+        } else {
+            self.oldest_change_age().await?
+        };
         Ok(SlotStatus {
             slot: self.name.clone(),
-            active: row.get(0),
+            active,
             confirmed_lsn: row.get::<_, Option<String>>(1).unwrap_or_default(),
             lag_bytes: row.get::<_, Option<i64>>(2).unwrap_or(0),
+            lag_seconds,
             retained_bytes: row.get::<_, Option<i64>>(3).unwrap_or(0),
-            wal_status: row.get(4),
+            wal_status,
             max_retained_bytes: row.get(5),
         })
+    }
+
+    /// Seconds since the commit of the first transaction the slot still holds for the
+    /// publication (0 when it holds none); `None` when a stream holds the slot right now.
+    async fn oldest_change_age(&self) -> Result<Option<f64>> {
+        let first = self
+            .client
+            .query_opt(
+                "SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, 1, \
+                 'proto_version', '1', 'publication_names', quote_ident($2)) LIMIT 1",
+                &[&self.name, &self.publication],
+            )
+            .await;
+        let first = match first {
+            Ok(row) => row,
+            // Another process is reading it (object in use).
+            Err(e) if e.code().is_some_and(|c| c.code() == "55006") => return Ok(None),
+            Err(e) => return Err(self.read_error(e)),
+        };
+        let Some(row) = first else {
+            return Ok(Some(0.0));
+        };
+        let seconds = match decode(&row.get::<_, Vec<u8>>(0)) {
+            Ok(Message::Begin {
+                commit_time: at, ..
+            }) => commit_time(at)
+                .elapsed()
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
+            _ => 0.0,
+        };
+        Ok(Some(seconds))
     }
 
     /// Drop the slot and the publication (either may be gone already). Returns what existed.

@@ -162,8 +162,13 @@ pub async fn run(args: CdcArgs, progress: bool) -> Result<()> {
             if json {
                 return print_json(&serde_json::json!({"slot": state, "tables": tables}));
             }
+            let seconds = state
+                .lag_seconds
+                .map_or("unknown while a stream reads".into(), |s| {
+                    format!("{s:.1} s")
+                });
             let mut out = format!(
-                "slot {}: {}, confirmed at {}, lag {} bytes, WAL retained {} bytes ({})\n",
+                "slot {}: {}, confirmed at {}, lag {} bytes ({seconds}), WAL retained {} bytes ({})\n",
                 state.slot,
                 if state.active { "active" } else { "idle" },
                 state.confirmed_lsn,

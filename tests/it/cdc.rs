@@ -167,8 +167,21 @@ async fn every_kind_of_change_reaches_the_lake_exactly() {
     );
     let state = status(&db, lake.path());
     assert_eq!(state["slot"]["wal_status"], "reserved");
+    assert_eq!(
+        state["slot"]["lag_seconds"], 0.0,
+        "nothing left to apply: {state}"
+    );
     assert_eq!(state["tables"].as_array().unwrap().len(), 3);
     assert!(state["tables"][0]["position"].is_string(), "{state}");
+
+    db.execute("UPDATE items SET qty = 0 WHERE id = 9001").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pending = status(&db, lake.path());
+    assert!(
+        pending["slot"]["lag_seconds"].as_f64().unwrap() >= 0.2,
+        "{pending}"
+    );
+    stdout_of(&cdc(&db, lake.path(), &["--until", "caught-up"]));
 
     // Nothing new: nothing applied, the lake unchanged.
     let again = cdc(&db, lake.path(), &["--until", "caught-up"]);
