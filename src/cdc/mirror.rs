@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, RecordBatch};
+use arrow::array::{ArrayRef, BooleanArray, RecordBatch, new_null_array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{Expr, lit, when};
@@ -444,30 +444,31 @@ impl Mirror {
                     _ => null,
                 }
             }
-            let built = column(
-                &lake.kind,
-                &lake.read_type,
-                rows.iter().map(|r| cell(r, at, key, &null)),
-                &lake.name,
-            )
-            .map_err(|e| self.error(e))?;
-            let converted = to_delta(
-                &RecordBatch::try_new(
-                    Arc::new(Schema::new(vec![Field::new(
-                        "v",
-                        lake.read_type.clone(),
-                        true,
-                    )])),
-                    vec![built],
-                )?,
-                &Arc::new(Schema::new(vec![Field::new(
-                    "v",
-                    lake.field.data_type().clone(),
-                    true,
-                )])),
-            )?;
+            let sent = rows
+                .iter()
+                .any(|r| matches!(cell(r, at, key, &null), Cell::Text(_)));
+            // A column no row sends (one the source dropped): nulls of the lake's type.
+            let converted = if !sent {
+                new_null_array(lake.field.data_type(), rows.len())
+            } else {
+                let built = column(
+                    &lake.kind,
+                    &lake.read_type,
+                    rows.iter().map(|r| cell(r, at, key, &null)),
+                    &lake.name,
+                )
+                .map_err(|e| self.error(e))?;
+                let single =
+                    |t: &DataType| Arc::new(Schema::new(vec![Field::new("v", t.clone(), true)]));
+                to_delta(
+                    &RecordBatch::try_new(single(&lake.read_type), vec![built])?,
+                    &single(lake.field.data_type()),
+                )?
+                .column(0)
+                .clone()
+            };
             fields.push(lake.field.clone());
-            arrays.push(converted.column(0).clone());
+            arrays.push(converted);
         }
         fields.push(Field::new(DELETED, DataType::Boolean, false));
         arrays.push(Arc::new(BooleanArray::from_iter(
