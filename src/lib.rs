@@ -21,6 +21,7 @@ pub mod options;
 pub mod pipeline;
 pub mod postgres;
 pub mod progress;
+pub mod prometheus;
 pub mod query;
 pub mod report;
 pub mod secrets;

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
+use crate::prometheus::label_value;
+
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -107,7 +109,7 @@ impl Metrics {
                 let _ = writeln!(
                     out,
                     "{name}{{table=\"{}\"}} {}",
-                    escape(table),
+                    label_value(table),
                     pick(counts)
                 );
             }
@@ -119,17 +121,9 @@ impl Metrics {
 fn labels(route: &str, method: &str, status: u16) -> String {
     format!(
         "route=\"{}\",method=\"{}\",status=\"{status}\"",
-        escape(route),
-        escape(method)
+        label_value(route),
+        label_value(method)
     )
-}
-
-/// Label values escape backslash, quote and newline.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -157,6 +151,6 @@ mod tests {
         )));
         assert!(text.contains("lakeshift_ingest_rows_inserted_total{table=\"public.jobs\"} 7"));
         assert!(text.contains("lakeshift_ingest_records_rejected_total{table=\"public.jobs\"} 2"));
-        assert_eq!(escape("a\"b\\"), "a\\\"b\\\\");
+        assert_eq!(label_value("a\"b\\"), "a\\\"b\\\\");
     }
 }

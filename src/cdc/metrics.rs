@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::prometheus::label_value;
 
 /// How long after their commit the changes of each applied batch reached the lake: the
 /// latest few thousand batches.
@@ -66,7 +67,7 @@ pub struct Report<'a> {
 
 impl Report<'_> {
     pub fn text(&self) -> String {
-        let slot = escape(self.slot);
+        let slot = label_value(self.slot);
         let mut out = String::new();
         out.push_str("# HELP lakeshift_cdc_changes_applied_total Changes applied to the lake by this process.\n");
         out.push_str("# TYPE lakeshift_cdc_changes_applied_total counter\n");
@@ -74,7 +75,7 @@ impl Report<'_> {
             let _ = writeln!(
                 out,
                 "lakeshift_cdc_changes_applied_total{{slot=\"{slot}\",table=\"{}\"}} {count}",
-                escape(table)
+                label_value(table)
             );
         }
         out.push_str("# HELP lakeshift_cdc_apply_lag_seconds Time from a change's commit to its batch's Delta commit.\n");
@@ -111,14 +112,6 @@ impl Report<'_> {
             .and_then(|()| std::fs::rename(&partial, path))
             .map_err(|e| Error::io(path, e))
     }
-}
-
-/// A label value as the text format wants it.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ enum Pending {
 pub struct Mirror {
     pub table: Table,
     pub label: String,
-    delta: Option<DeltaTable>,
+    delta: DeltaTable,
     slot: String,
     /// What the lake's own log says it holds.
     pub position: Position,
@@ -98,7 +98,7 @@ impl Mirror {
         Ok(Mirror {
             table,
             label,
-            delta: Some(delta),
+            delta,
             slot: slot.to_string(),
             position,
             columns,
@@ -349,10 +349,9 @@ impl Mirror {
         let batch = self.batch(pending.into_values(), &key_columns)?;
         let mut attempt = 0;
         let merged = loop {
-            let delta = self.delta.clone().expect("a mirror holds its table");
             let commit = self.commit(position);
             match merge(
-                delta,
+                self.delta.clone(),
                 batch.clone(),
                 &self.columns,
                 &key_columns,
@@ -365,8 +364,7 @@ impl Mirror {
                 Err(e) if is_conflict(&e) && attempt < COMMIT_ATTEMPTS => {
                     attempt += 1;
                     tracing::warn!(table = %self.label, attempt, "another writer committed first: merging again");
-                    let table = self.delta.as_mut().expect("a mirror holds its table");
-                    table
+                    self.delta
                         .update_incremental(None)
                         .await
                         .map_err(|e| delta_error(&self.label, e))?;
@@ -374,25 +372,24 @@ impl Mirror {
                 Err(e) => return Err(delta_error(&self.label, e)),
             }
         };
-        self.delta = Some(merged);
+        self.delta = merged;
         self.added = false;
         self.position = position;
         self.applied += count;
         Ok(())
     }
 
-    /// Remove every row (a `TRUNCATE` at the source), recording `position`.
+    /// Remove every row (a `TRUNCATE` at the source), recording `position`. The changes
+    /// before it are applied first (by the caller).
     pub async fn truncate(&mut self, position: Position) -> Result<()> {
-        self.pending.clear();
-        self.pending_bytes = 0;
-        self.pending_changes = 0;
-        let delta = self.delta.take().expect("a mirror holds its table");
-        let (table, _) = delta
+        let (table, _) = self
+            .delta
+            .clone()
             .delete()
             .with_commit_properties(self.commit(position))
             .await
             .map_err(|e| delta_error(&self.label, e))?;
-        self.delta = Some(table);
+        self.delta = table;
         self.position = position;
         self.applied += 1;
         Ok(())

@@ -8,7 +8,7 @@ use deltalake::kernel::Transaction;
 
 use super::pgoutput::lsn_text;
 use crate::error::Result;
-use crate::lake::delta_error;
+use crate::lake::transaction_version;
 
 /// A point in the stream: every transaction whose commit record starts before `lsn` is
 /// applied, and of the next transaction the first `within` changes.
@@ -33,21 +33,13 @@ impl Position {
 
     /// The position `delta` records for `slot`, if it has one.
     pub async fn of(delta: &DeltaTable, slot: &str, label: &str) -> Result<Option<Position>> {
-        let state = delta.snapshot().map_err(|e| delta_error(label, e))?;
-        let store = delta.log_store();
-        let lsn = state
-            .transaction_version(store.as_ref(), app_id(slot))
-            .await
-            .map_err(|e| delta_error(label, e))?;
-        let Some(lsn) = lsn else { return Ok(None) };
-        let within = state
-            .transaction_version(store.as_ref(), within_app_id(slot))
-            .await
-            .map_err(|e| delta_error(label, e))?
-            .unwrap_or(0);
+        let Some(lsn) = transaction_version(delta, &app_id(slot), label).await? else {
+            return Ok(None);
+        };
+        let within = transaction_version(delta, &within_app_id(slot), label).await?;
         Ok(Some(Position {
             lsn: lsn as u64,
-            within: within as u64,
+            within: within.unwrap_or(0) as u64,
         }))
     }
 }

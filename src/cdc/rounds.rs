@@ -259,13 +259,11 @@ impl<'c> Rounds<'c> {
     /// invalidates it and a new initial copy is needed).
     pub async fn warn_if_retaining_much(&self) -> Result<()> {
         let state = self.slot.status().await?;
-        if let Some(max) = state.max_retained_bytes
-            && state.retained_bytes.saturating_mul(10) >= max.saturating_mul(8)
-        {
+        if state.nearly_full() {
             tracing::warn!(
                 slot = %state.slot,
                 retained = state.retained_bytes,
-                max,
+                max = state.max_retained_bytes,
                 "the slot keeps most of the WAL max_slot_wal_keep_size allows: past it the server invalidates the slot"
             );
         }

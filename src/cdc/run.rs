@@ -1,10 +1,9 @@
 //! One `lakeshift cdc` run: set up the slot, copy what has no position, then apply the
 //! stream in rounds until caught up or stopped.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use serde::Serialize;
 
 use super::metrics::LagSummary;
@@ -50,7 +49,6 @@ pub struct CdcJob {
     source: DbUrl,
     options: CdcOptions,
     progress: bool,
-    stop: Arc<AtomicBool>,
 }
 
 impl CdcJob {
@@ -59,18 +57,12 @@ impl CdcJob {
             source,
             options,
             progress: false,
-            stop: Arc::new(AtomicBool::new(false)),
         }
     }
 
     pub fn with_progress(mut self, on: bool) -> Self {
         self.progress = on;
         self
-    }
-
-    /// A flag that stops a continuous run after the round in flight.
-    pub fn stopper(&self) -> Arc<AtomicBool> {
-        self.stop.clone()
     }
 
     pub async fn run(self) -> Result<CdcSummary> {
@@ -82,7 +74,7 @@ impl CdcJob {
         slot.check_server().await?;
         slot.claim().await?;
         let tables = self.tables(options).await?;
-        slot.publish(&tables.iter().collect::<Vec<_>>()).await?;
+        slot.publish(&tables).await?;
         let (confirmed, created) = slot.open().await?;
         let copied = self.copy_new(options, &tables, confirmed, created).await?;
         let mirrors = mirrors(options, tables).await?;
@@ -174,59 +166,56 @@ impl CdcJob {
         Ok(copied)
     }
 
-    /// Apply rounds until caught up with the start (`--until caught-up`) or stopped.
+    /// Apply rounds until caught up with the start (`--until caught-up`), or until SIGTERM /
+    /// Ctrl-C, which end a continuous stream after the round in flight.
     async fn stream(&self, rounds: &mut Rounds<'_>, options: &CdcOptions) -> Result<()> {
-        let stop = self.stop.clone();
-        let listener = (options.until == Until::Stopped).then(|| {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                crate::shutdown::requested().await;
-                tracing::info!("stopping: finishing the batch in flight");
-                stop.store(true, Ordering::Relaxed);
-            })
+        let until = match options.until {
+            Until::CaughtUp => Some(rounds.slot.sync_point().await?),
+            Until::Stopped => None,
+        };
+        let mut shutdown = std::pin::pin!(async {
+            match until {
+                None => crate::shutdown::requested().await,
+                Some(_) => std::future::pending().await,
+            }
         });
-        let result = async {
-            let until = match options.until {
-                Until::CaughtUp => Some(rounds.slot.sync_point().await?),
-                Until::Stopped => None,
+        // Polled once now, so that the signal handlers are in place from the first round.
+        let _ = shutdown.as_mut().now_or_never();
+        let mut idle_since = Instant::now();
+        loop {
+            let upto = match until {
+                Some(lsn) => lsn,
+                None => rounds.slot.flushed_lsn().await?,
             };
-            let mut idle_since = Instant::now();
-            loop {
-                let upto = match until {
-                    Some(lsn) => lsn,
-                    None => rounds.slot.flushed_lsn().await?,
-                };
-                let caught_up = rounds.round(upto).await?;
-                if let Some(path) = &options.metrics_file {
-                    rounds.report(upto).publish(std::path::Path::new(path))?;
-                }
-                if stop.load(Ordering::Relaxed) || (until.is_some() && caught_up) {
-                    return Ok(());
-                }
-                if !caught_up {
-                    idle_since = Instant::now();
-                    continue;
-                }
-                if idle_since.elapsed().as_secs_f64() >= options.heartbeat {
-                    rounds.slot.heartbeat().await?;
-                    rounds.warn_if_retaining_much().await?;
-                    idle_since = Instant::now();
-                }
-                let nap = Duration::from_secs_f64(options.poll);
-                let deadline = Instant::now() + nap;
-                while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-                    tokio::time::sleep(Duration::from_millis(50).min(nap)).await;
-                }
-                if stop.load(Ordering::Relaxed) {
+            let caught_up = rounds.round(upto).await?;
+            if let Some(path) = &options.metrics_file {
+                rounds.report(upto).publish(std::path::Path::new(path))?;
+            }
+            if until.is_some() && caught_up {
+                return Ok(());
+            }
+            if shutdown.as_mut().now_or_never().is_some() {
+                tracing::info!("stopped after the batch in flight");
+                return Ok(());
+            }
+            if !caught_up {
+                idle_since = Instant::now();
+                continue;
+            }
+            if idle_since.elapsed().as_secs_f64() >= options.heartbeat {
+                rounds.slot.heartbeat().await?;
+                rounds.warn_if_retaining_much().await?;
+                idle_since = Instant::now();
+            }
+            // Idle: look again after `poll`, or stop at once when asked to.
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs_f64(options.poll)) => {}
+                () = shutdown.as_mut() => {
+                    tracing::info!("stopped");
                     return Ok(());
                 }
             }
         }
-        .await;
-        if let Some(listener) = listener {
-            listener.abort();
-        }
-        result
     }
 }
 

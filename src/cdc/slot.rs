@@ -40,6 +40,15 @@ pub struct SlotStatus {
     pub max_retained_bytes: Option<i64>,
 }
 
+impl SlotStatus {
+    /// The slot keeps 80% or more of the WAL `max_slot_wal_keep_size` allows: past it the
+    /// server invalidates the slot, and a new initial copy is needed.
+    pub fn nearly_full(&self) -> bool {
+        self.max_retained_bytes
+            .is_some_and(|max| self.retained_bytes.saturating_mul(10) >= max.saturating_mul(8))
+    }
+}
+
 impl<'c> Slot<'c> {
     pub fn new(client: &'c Client, name: &str, publication: &str) -> Self {
         Slot {
@@ -93,19 +102,10 @@ impl<'c> Slot<'c> {
     }
 
     /// Create the publication for `tables`, or add to an existing one the tables it lacks.
-    pub async fn publish(&self, tables: &[&Table]) -> Result<()> {
+    pub async fn publish(&self, tables: &[Table]) -> Result<()> {
         let names: Vec<String> = tables.iter().map(|t| t.qualified()).collect();
-        let exists = self
-            .client
-            .query_opt(
-                "SELECT 1 FROM pg_publication WHERE pubname = $1",
-                &[&self.publication],
-            )
-            .await
-            .map_err(|e| Error::pg("looking for the publication", e))?
-            .is_some();
         let publication = quote_ident(&self.publication);
-        let sql = if !exists {
+        let sql = if !self.publication_exists().await? {
             format!(
                 "CREATE PUBLICATION {publication} FOR TABLE {} \
                  WITH (publish_via_partition_root = true)",
@@ -141,6 +141,18 @@ impl<'c> Slot<'c> {
             .batch_execute(&sql)
             .await
             .map_err(|e| Error::pg(format!("publishing the tables ({sql})"), e))
+    }
+
+    async fn publication_exists(&self) -> Result<bool> {
+        let found = self
+            .client
+            .query_opt(
+                "SELECT 1 FROM pg_publication WHERE pubname = $1",
+                &[&self.publication],
+            )
+            .await
+            .map_err(|e| Error::pg("looking for the publication", e))?;
+        Ok(found.is_some())
     }
 
     /// Create the slot unless it exists; the position from which it holds every change.
@@ -358,15 +370,7 @@ impl<'c> Slot<'c> {
             .await
             .map_err(|e| Error::pg(format!("dropping slot {}", self.name), e))?
             .is_some();
-        let publication = self
-            .client
-            .query_opt(
-                "SELECT 1 FROM pg_publication WHERE pubname = $1",
-                &[&self.publication],
-            )
-            .await
-            .map_err(|e| Error::pg("looking for the publication", e))?
-            .is_some();
+        let publication = self.publication_exists().await?;
         if publication {
             self.client
                 .batch_execute(&format!(

@@ -35,20 +35,21 @@ pub enum CdcCommand {
     },
 }
 
+/// The slot, its database and its lake: what every `cdc` command names.
 #[derive(Debug, Args)]
 pub struct SlotArgs {
-    /// Database the slot is in [default: $DATABASE_URL, else PG* variables]
+    /// Database the slot is in (wal_level = logical) [default: $DATABASE_URL, else PG* variables]
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
           default_value = "", hide_default_value = true)]
     source: DbUrl,
-    /// The replication slot [default: lakeshift_<database>].
+    /// The replication slot, created by a stream when missing [default: lakeshift_<database>].
     #[arg(long, default_value = "", hide_default_value = true)]
     slot: String,
     /// The publication [default: the slot's name].
     #[arg(long, default_value = "", hide_default_value = true)]
     publication: String,
-    /// The lake root (for each table's position).
-    #[arg(long, default_value = "")]
+    /// The lake root: a directory or s3:// URL; each table goes to DEST/<table>.
+    #[arg(long, default_value = "", hide_default_value = true)]
     to: String,
     #[command(flatten)]
     selection: SelectionArgs,
@@ -58,21 +59,8 @@ pub struct SlotArgs {
 /// update, delete and truncate, exactly once.
 #[derive(Debug, Args)]
 pub struct StreamArgs {
-    /// Database to stream from (wal_level = logical) [default: $DATABASE_URL, else PG* variables]
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = UrlParser,
-          default_value = "", hide_default_value = true)]
-    source: DbUrl,
-    /// The lake root: a directory or s3:// URL; each table goes to DEST/<table>.
-    #[arg(long, default_value = "", hide_default_value = true)]
-    to: String,
     #[command(flatten)]
-    selection: SelectionArgs,
-    /// The replication slot, created when missing [default: lakeshift_<database>].
-    #[arg(long, default_value = "", hide_default_value = true)]
-    slot: String,
-    /// The publication [default: the slot's name].
-    #[arg(long, default_value = "", hide_default_value = true)]
-    publication: String,
+    slot: SlotArgs,
     /// Stop when caught up with what was committed at the start, or run until SIGTERM / Ctrl-C.
     #[arg(long, value_parser = choice::<Until>(), default_value = "stopped")]
     until: Until,
@@ -98,10 +86,6 @@ pub struct StreamArgs {
 impl StreamArgs {
     fn options(&self) -> CdcOptions {
         CdcOptions {
-            to: self.to.clone(),
-            selection: self.selection.selection(),
-            slot: self.slot.clone(),
-            publication: self.publication.clone(),
             until: self.until,
             max_lag: self.max_lag,
             max_batch_rows: self.max_batch_rows,
@@ -109,7 +93,7 @@ impl StreamArgs {
             poll: self.poll,
             metrics_file: self.metrics_file.clone(),
             read: self.read.options(),
-            ..CdcOptions::default()
+            ..self.slot.options()
         }
     }
 }
@@ -132,7 +116,7 @@ pub async fn run(args: CdcArgs, progress: bool) -> Result<()> {
             crate::return_freed_memory_at_once();
             let stream = args.stream;
             let options = stream.options();
-            let done = CdcJob::new(stream.source, options)
+            let done = CdcJob::new(stream.slot.source, options)
                 .with_progress(progress)
                 .run()
                 .await?;
@@ -176,9 +160,7 @@ pub async fn run(args: CdcArgs, progress: bool) -> Result<()> {
                 state.retained_bytes,
                 state.wal_status
             );
-            if let Some(max) = state.max_retained_bytes
-                && state.retained_bytes * 10 >= max * 8
-            {
+            if let Some(max) = state.max_retained_bytes.filter(|_| state.nearly_full()) {
                 out.push_str(&format!(
                     "warning: the slot retains {} of at most {max} bytes of WAL \
                      (max_slot_wal_keep_size): past it the server invalidates the slot\n",

@@ -28,6 +28,21 @@ pub(crate) fn writer_properties() -> deltalake::parquet::file::properties::Write
         .build()
 }
 
+/// The version `delta`'s log records for the application transaction `app_id` (written in
+/// the same commit as rows, it says which rows a table holds): `None` when it has none.
+pub(crate) async fn transaction_version(
+    delta: &deltalake::DeltaTable,
+    app_id: &str,
+    label: &str,
+) -> crate::error::Result<Option<i64>> {
+    delta
+        .snapshot()
+        .map_err(|e| delta_error(label, e))?
+        .transaction_version(delta.log_store().as_ref(), app_id)
+        .await
+        .map_err(|e| delta_error(label, e))
+}
+
 /// A Delta failure, with the table it concerns, on one line (delta-rs adds help lines).
 pub(crate) fn delta_error(table: impl std::fmt::Display, err: impl std::fmt::Display) -> Error {
     let reason = err.to_string();

@@ -5,7 +5,6 @@
 
 use deltalake::DeltaTable;
 
-use super::delta_error;
 use crate::error::{Error, Result};
 use crate::postgres::catalog::Table;
 use crate::postgres::connect::quote_ident;
@@ -86,13 +85,7 @@ pub async fn next(
     })?;
     let app_id = format!("lakeshift-sync:{}:{column}", table.full_name());
     let previous = match delta {
-        Some(delta) => {
-            let state = delta.snapshot().map_err(|e| delta_error(&table.name, e))?;
-            state
-                .transaction_version(delta.log_store().as_ref(), &app_id)
-                .await
-                .map_err(|e| delta_error(&table.name, e))?
-        }
+        Some(delta) => super::transaction_version(delta, &app_id, &table.name).await?,
         None => None,
     };
     let q = quote_ident(column);
