@@ -119,7 +119,7 @@ impl Snapshot {
     /// The heaps holding `table`'s rows, as `FROM` clauses with their page counts now (a
     /// table only grows while the snapshot's lock is held): the table itself, or the leaf
     /// partitions of a partitioned table.
-    async fn heaps(&self, table: &Table) -> Result<Vec<(String, u64)>> {
+    pub(super) async fn heaps(&self, table: &Table) -> Result<Vec<(String, u64)>> {
         let sql = "SELECT 'ONLY ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname),
                 (pg_relation_size(c.oid) / current_setting('block_size')::int8)::int8
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -134,71 +134,6 @@ impl Snapshot {
             .iter()
             .map(|r| (r.get(0), r.get::<_, i64>(1).max(0) as u64))
             .collect())
-    }
-
-    /// Mark the columns of `table` whose values in this snapshot do not fit their Arrow type
-    /// (see [`Column::irregular`]): NaN or infinity in a `numeric(p,s)`, infinite or very
-    /// distant dates and timestamps, arrays of several dimensions or not starting at 1. One
-    /// query, which stops at the first such value; only tables with such columns are scanned.
-    pub async fn mark_irregular(&self, catalog: &Catalog, table: &mut Table) -> Result<()> {
-        let probes: Vec<(String, String)> = read_columns(catalog, table)
-            .iter()
-            .filter_map(|(c, kind)| {
-                let q = quote_ident(&c.name);
-                let probe = match kind {
-                    PgKind::Decimal { .. } => format!("{q} IN ('NaN', 'Infinity', '-Infinity')"),
-                    PgKind::Date | PgKind::Timestamp | PgKind::Timestamptz => beyond_arrow(&q),
-                    PgKind::Array(element) => {
-                        let shape = format!("array_ndims({q}) > 1 OR array_lower({q}, 1) <> 1");
-                        match **element {
-                            PgKind::Date | PgKind::Timestamp | PgKind::Timestamptz => format!(
-                                "{shape} OR EXISTS (SELECT 1 FROM unnest({q}) e WHERE {})",
-                                beyond_arrow("e")
-                            ),
-                            _ => shape,
-                        }
-                    }
-                    _ => return None,
-                };
-                Some((c.name.clone(), probe))
-            })
-            .collect();
-        if probes.is_empty() {
-            return Ok(());
-        }
-        // Each heap on its own: a partitioned table's foreign partitions are not read.
-        let heaps = self.heaps(table).await?;
-        let found: Vec<String> = probes
-            .iter()
-            .map(|(_, p)| {
-                let each: Vec<String> = heaps
-                    .iter()
-                    .map(|(heap, _)| format!("EXISTS (SELECT 1 FROM {heap} WHERE {p})"))
-                    .collect();
-                if each.is_empty() {
-                    "false".to_string()
-                } else {
-                    format!("({})", each.join(" OR "))
-                }
-            })
-            .collect();
-        let row = self
-            .client
-            .query_one(&format!("SELECT {}", found.join(", ")), &[])
-            .await
-            .map_err(|e| Error::pg(format!("checking the values of {}", table.full_name()), e))?;
-        let label = table.full_name();
-        for (n, (name, _)) in probes.iter().enumerate() {
-            if row.get::<_, bool>(n) {
-                let column = table.columns.iter_mut().find(|c| &c.name == name);
-                if let Some(column) = column {
-                    tracing::info!(table = %label, column = %column.name,
-                        "holds values its Arrow type cannot carry: read as text");
-                    column.irregular = true;
-                }
-            }
-        }
-        Ok(())
     }
 
     /// The planner's estimate of the rows in `table`, partitions included (for progress
@@ -223,6 +158,27 @@ impl Snapshot {
             .await
             .map_err(|e| Error::pg("closing the read snapshot", e))
     }
+}
+
+/// A new connection reading in snapshot `id`, as every reader of a job does. Row security is
+/// off: a table's policies would hide rows from a reader they apply to, and it fails instead
+/// (pg_dump's rule), so that nothing is silently left out.
+pub(super) async fn join_snapshot(
+    url: &DbUrl,
+    id: &str,
+    context: impl Fn(tokio_postgres::Error) -> Error,
+) -> Result<Client> {
+    let client = url.connect().await?;
+    client
+        .batch_execute(&format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+             SET TRANSACTION SNAPSHOT {};
+             SET LOCAL row_security = off",
+            quote_literal(id)
+        ))
+        .await
+        .map_err(context)?;
+    Ok(client)
 }
 
 /// Fail, naming the first of `tables` (or of their leaf partitions, which are read on their
@@ -255,14 +211,6 @@ async fn refuse_unreadable(client: &Client, tables: &[&Table], names: &[String])
         "cannot read {what}: the connecting role has no SELECT privilege on it (grant it, or \
          leave the table out with --exclude-table {table})"
     )))
-}
-
-/// An SQL condition true for a date or timestamp `value` that Arrow cannot carry as read:
-/// `infinity`, `-infinity`, and years past chrono's range (262142), which the reader decodes
-/// through (Postgres's earliest, 4713 BC, is within it). Such columns travel as text, so
-/// nothing is clamped or refused.
-fn beyond_arrow(value: &str) -> String {
-    format!("NOT isfinite({value}) OR {value} >= '262142-01-01'")
 }
 
 /// The columns a read returns (all but generated ones), with their kinds.
@@ -424,18 +372,7 @@ impl ChunkReader {
         let Some(first) = self.next_chunk() else {
             return Ok(()); // no connection for nothing to read
         };
-        let client = self.url.connect().await?;
-        // A table's policies would hide rows from a reader they apply to: fail instead
-        // (pg_dump's rule), so that nothing is silently left out.
-        client
-            .batch_execute(&format!(
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
-                 SET TRANSACTION SNAPSHOT {};
-                 SET LOCAL row_security = off",
-                quote_literal(&self.snapshot)
-            ))
-            .await
-            .map_err(failed)?;
+        let client = join_snapshot(&self.url, &self.snapshot, failed).await?;
         let chunks = std::iter::once(first).chain(std::iter::from_fn(|| self.next_chunk()));
         for query in chunks {
             let copy = client.copy_out(&query).await.map_err(failed)?;

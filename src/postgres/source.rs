@@ -14,6 +14,7 @@ use indicatif::ProgressBar;
 
 use super::DbUrl;
 use super::catalog::{Catalog, Column, Table};
+use super::irregular::mark_irregular;
 use super::read::{ReadOptions, Snapshot, read_columns, read_rows, read_schema};
 use super::selection::TableSelection;
 use super::types::PgKind;
@@ -64,9 +65,7 @@ impl Source {
             .cloned()
             .collect();
         let snapshot = Snapshot::export(url, &tables.iter().collect::<Vec<_>>()).await?;
-        for table in &mut tables {
-            snapshot.mark_irregular(&catalog, table).await?;
-        }
+        mark_irregular(&snapshot, url, &catalog, &mut tables, read.partitions).await?;
         Ok(Source {
             url: url.clone(),
             catalog,

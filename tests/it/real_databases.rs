@@ -438,28 +438,11 @@ async fn infinite_and_distant_dates_and_timestamps_survive_copy_and_backups() {
             &source.url,
             &["backup", "--to", to, "--format", format],
         ));
-        let manifest = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path().join("manifest.json"))
-            .find(|p| p.exists())
-            .unwrap();
-        let manifest: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
-        let types: Vec<(String, String)> = manifest["tables"][0]["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                (
-                    c["name"].as_str().unwrap().to_string(),
-                    c["arrow_type"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect();
+        let types = arrow_types(dir.path());
         assert!(
-            types.contains(&("d".into(), "Utf8".into()))
-                && types.contains(&("stamps".into(), "Utf8".into()))
-                && !types.contains(&("plain".into(), "Utf8".into())),
+            types.contains(&("public.far.d".into(), "Utf8".into()))
+                && types.contains(&("public.far.stamps".into(), "Utf8".into()))
+                && !types.contains(&("public.far.plain".into(), "Utf8".into())),
             "{types:?}"
         );
         stdout_of(&lakeshift(
@@ -468,6 +451,69 @@ async fn infinite_and_distant_dates_and_timestamps_survive_copy_and_backups() {
         ));
         assert_eq!(fingerprints(&restored).await, expected, "{format}");
     }
+}
+
+/// A partitioned table's partitions are probed one by one, on several connections: a value
+/// Arrow cannot carry in one partition sends that column as text for the whole table, and
+/// only that column, only of that table.
+#[tokio::test(flavor = "multi_thread")]
+async fn values_arrow_cannot_carry_are_found_in_any_partition() {
+    let source = TestDb::new().await;
+    source
+        .execute(
+            "CREATE TABLE public.readings (id int, taken date, amount numeric(8,2), at timestamptz,
+                 PRIMARY KEY (id, taken)) PARTITION BY RANGE (taken);
+             CREATE TABLE public.readings_old PARTITION OF public.readings
+                 FOR VALUES FROM (MINVALUE) TO ('2020-01-01');
+             CREATE TABLE public.readings_new PARTITION OF public.readings
+                 FOR VALUES FROM ('2020-01-01') TO ('2030-01-01');
+             CREATE TABLE public.readings_rest PARTITION OF public.readings DEFAULT;
+             INSERT INTO public.readings
+                 SELECT i, date '2010-01-01' + i, i / 4.0, timestamptz '2015-01-01' + i * interval '1 hour'
+                 FROM generate_series(1, 6000) i;
+             INSERT INTO public.readings VALUES (0, '2024-06-01', 'NaN', now()),
+                 (-1, '2031-01-01', 1.5, '-infinity');
+             CREATE TABLE public.clean (id int PRIMARY KEY, amount numeric(8,2), at timestamptz);
+             INSERT INTO public.clean VALUES (1, 2.5, now());",
+        )
+        .await;
+    let expected = fingerprints(&source).await;
+    let (dir, restored) = (tempfile::tempdir().unwrap(), TestDb::new().await);
+    let to = path(dir.path());
+    stdout_of(&lakeshift(
+        &source.url,
+        &["backup", "--to", to, "--partitions", "2"],
+    ));
+    let text: Vec<String> = (arrow_types(dir.path()).into_iter())
+        .filter(|(_, t)| t == "Utf8")
+        .map(|(c, _)| c)
+        .collect();
+    assert_eq!(text, ["public.readings.amount", "public.readings.at"]);
+    stdout_of(&lakeshift(
+        &restored.url,
+        &["restore", "--from", to, "--target", restored.url.expose()],
+    ));
+    assert_eq!(fingerprints(&restored).await, expected);
+}
+
+/// `(schema.table.column, Arrow type)` of every column of the one backup under `dir`.
+fn arrow_types(dir: &Path) -> Vec<(String, String)> {
+    let manifest = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("manifest.json"))
+        .find(|p| p.exists())
+        .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    let text = |v: &serde_json::Value| v.as_str().unwrap().to_string();
+    let mut types = Vec::new();
+    for table in manifest["tables"].as_array().unwrap() {
+        for column in table["columns"].as_array().unwrap() {
+            let name = [&table["schema"], &table["name"], &column["name"]].map(text);
+            types.push((name.join("."), text(&column["arrow_type"])));
+        }
+    }
+    types
 }
 
 /// A reader a table's policies apply to would see some of its rows only: the read fails
