@@ -4,14 +4,19 @@
 # `lakeshift restore --create-database` beside `pg_restore -j 2` of the directory dump into
 # a fresh database, in the same run. Whole processes; peak RSS from /usr/bin/time.
 #
-#   benches/partitioned.sh              # 10M rows
+#   benches/partitioned.sh              # 10M rows, one round
 #   benches/partitioned.sh 1000000
+#   benches/partitioned.sh 10000000 3   # three rounds on the same data, then each ratio's median
+#
+# A single run on a shared two-core machine moves by 20%: a goal counts on the median of
+# rounds, each round running the peers and lakeshift back to back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 ADMIN="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 BASE="${ADMIN%/*}"
 ROWS="${1:-10000000}"
+ROUNDS="${2:-1}"
 WORK="$(mktemp -d)"
 DBS="lakeshift_bench_part lakeshift_bench_part_peer lakeshift_bench_part_dst"
 cleanup() {
@@ -67,35 +72,47 @@ fingerprint() {
 }
 fresh() { psql "$ADMIN" -X -q -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; }
 report() { # name seconds rss peer_name peer_seconds
-  awk -v n="$1" -v s="$2" -v m="$3" -v r="$ROWS" -v pn="$4" -v p="$5" \
-    'BEGIN{printf "%s rows=%d seconds=%.3f rows_per_s=%.0f peak_rss_mb=%d vs_%s=%.2fx\n", n, r, s, r/s, m, pn, p/s}'
+  awk -v n="$1" -v s="$2" -v m="$3" -v r="$ROWS" -v pn="$4" -v p="$5" -v k="$round" \
+    'BEGIN{printf "round=%d %s rows=%d seconds=%.3f rows_per_s=%.0f peak_rss_mb=%d vs_%s=%.2fx\n", k, n, r, s, r/s, m, pn, p/s}' \
+    | tee -a "$WORK/ratios"
 }
 expected=$(fingerprint "$SRC")
 
-# The peers: pg_dump and pg_restore themselves.
-read -r dump_fd dump_fd_rss < <(timed pg_dump "$SRC" -Fd -j 2 -f "$WORK/dump_fd")
-read -r dump_fc dump_fc_rss < <(timed pg_dump "$SRC" -Fc -f "$WORK/dump.fc")
-echo "pg_dump_Fd_j2 rows=$ROWS seconds=$dump_fd peak_rss_mb=$dump_fd_rss"
-echo "pg_dump_Fc rows=$ROWS seconds=$dump_fc peak_rss_mb=$dump_fc_rss"
-fresh lakeshift_bench_part_peer
-t0=$(date +%s.%N)
-psql "$ADMIN" -X -q -c "CREATE DATABASE lakeshift_bench_part_peer"
-read -r _ restore_rss < <(timed pg_restore -j 2 -d "$BASE/lakeshift_bench_part_peer" "$WORK/dump_fd")
-t1=$(date +%s.%N)
-restore=$(seconds "$t0" "$t1")
-echo "pg_restore_Fd_j2 rows=$ROWS seconds=$restore peak_rss_mb=$restore_rss"
-[ "$(fingerprint "$BASE/lakeshift_bench_part_peer")" = "$expected" ] || { echo "pg_restore: rows differ" >&2; exit 1; }
+for round in $(seq "$ROUNDS"); do
+  rm -rf "$WORK/dump_fd" "$WORK/dump.fc" "$WORK/avro" "$WORK/parquet"
+  # The peers: pg_dump and pg_restore themselves.
+  read -r dump_fd dump_fd_rss < <(timed pg_dump "$SRC" -Fd -j 2 -f "$WORK/dump_fd")
+  read -r dump_fc dump_fc_rss < <(timed pg_dump "$SRC" -Fc -f "$WORK/dump.fc")
+  echo "round=$round pg_dump_Fd_j2 rows=$ROWS seconds=$dump_fd peak_rss_mb=$dump_fd_rss"
+  echo "round=$round pg_dump_Fc rows=$ROWS seconds=$dump_fc peak_rss_mb=$dump_fc_rss"
+  fresh lakeshift_bench_part_peer
+  t0=$(date +%s.%N)
+  psql "$ADMIN" -X -q -c "CREATE DATABASE lakeshift_bench_part_peer"
+  read -r _ restore_rss < <(timed pg_restore -j 2 -d "$BASE/lakeshift_bench_part_peer" "$WORK/dump_fd")
+  t1=$(date +%s.%N)
+  restore=$(seconds "$t0" "$t1")
+  echo "round=$round pg_restore_Fd_j2 rows=$ROWS seconds=$restore peak_rss_mb=$restore_rss"
+  [ "$(fingerprint "$BASE/lakeshift_bench_part_peer")" = "$expected" ] || { echo "pg_restore: rows differ" >&2; exit 1; }
 
-for format in avro parquet; do
-  read -r s rss < <(timed "$BIN" -q backup --source "$SRC" --to "$WORK/$format" --format "$format")
-  report "lakeshift_backup_$format" "$s" "$rss" pg_dump_Fd_j2 "$dump_fd"
-  report "lakeshift_backup_$format" "$s" "$rss" pg_dump_Fc "$dump_fc"
+  for format in avro parquet; do
+    read -r s rss < <(timed "$BIN" -q backup --source "$SRC" --to "$WORK/$format" --format "$format")
+    report "lakeshift_backup_$format" "$s" "$rss" pg_dump_Fd_j2 "$dump_fd"
+    report "lakeshift_backup_$format" "$s" "$rss" pg_dump_Fc "$dump_fc"
 
-  # Into a fresh database: the timing includes creating it, as pg_restore's does.
-  fresh lakeshift_bench_part_dst
-  read -r s rss < <(timed "$BIN" -q restore --from "$WORK/$format" --target "$BASE/lakeshift_bench_part_dst" --create-database)
-  report "lakeshift_restore_$format" "$s" "$rss" pg_restore_Fd_j2 "$restore"
-  [ "$(fingerprint "$BASE/lakeshift_bench_part_dst")" = "$expected" ] || { echo "lakeshift restore ($format): rows differ" >&2; exit 1; }
-  [ "$(psql "$BASE/lakeshift_bench_part_dst" -X -Atc "SELECT count(*) FROM pg_inherits WHERE inhparent = 'sales'::regclass")" = 5 ] \
-    || { echo "lakeshift restore ($format): partitions missing" >&2; exit 1; }
+    # Into a fresh database: the timing includes creating it, as pg_restore's does.
+    fresh lakeshift_bench_part_dst
+    read -r s rss < <(timed "$BIN" -q restore --from "$WORK/$format" --target "$BASE/lakeshift_bench_part_dst" --create-database)
+    report "lakeshift_restore_$format" "$s" "$rss" pg_restore_Fd_j2 "$restore"
+    [ "$(fingerprint "$BASE/lakeshift_bench_part_dst")" = "$expected" ] || { echo "lakeshift restore ($format): rows differ" >&2; exit 1; }
+    [ "$(psql "$BASE/lakeshift_bench_part_dst" -X -Atc "SELECT count(*) FROM pg_inherits WHERE inhparent = 'sales'::regclass")" = 5 ] \
+      || { echo "lakeshift restore ($format): partitions missing" >&2; exit 1; }
+  done
 done
+
+# Each ratio's median over the rounds.
+awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^vs_/) { split($i, kv, "="); print $2, kv[1], kv[2] + 0 } }' \
+  "$WORK/ratios" | sort -k1,2 -k3,3g | awk '
+  function flush() { if (n) printf "median %s %s=%.2fx over %d rounds\n", name, peer, n % 2 ? xs[(n + 1) / 2] : (xs[n / 2] + xs[n / 2 + 1]) / 2, n }
+  $1 " " $2 != name " " peer { flush(); name = $1; peer = $2; n = 0 }
+  { xs[++n] = $3 }
+  END { flush() }'

@@ -7,7 +7,9 @@ use lakeshift::postgres::catalog::Catalog;
 use lakeshift::postgres::schema_copy::{self, SchemaCopyOptions};
 use lakeshift::postgres::selection::SchemaScope;
 
-use crate::common::{TestDb, hr_schema, lakeshift, normalised_dump, repo_file, stderr};
+use crate::common::{
+    TestDb, error_of, hr_schema, lakeshift, normalised_dump, repo_file, stderr, stdout_of,
+};
 
 async fn rich_source() -> TestDb {
     let db = TestDb::new().await;
@@ -190,4 +192,47 @@ async fn unknown_schema_is_a_clear_error() {
     let err = stderr(&out);
     assert!(err.contains("schema nope does not exist"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// Security labels are dumped as pg_dump writes them. Recreating one needs its provider
+/// (`sepgsql`) loaded in the target, which a stock server cannot do: the labels here are
+/// written straight into the catalog, and the copy fails naming the provider, leaving the
+/// target as it was (as pg_restore would fail on them).
+#[tokio::test(flavor = "multi_thread")]
+async fn security_labels_are_dumped_and_need_their_provider() {
+    let source = TestDb::new().await;
+    source
+        .execute(
+            "CREATE TABLE public.secret (id int, code text);
+             INSERT INTO pg_seclabel VALUES
+                 ('public.secret'::regclass, 'pg_class'::regclass, 0, 'lakeshift_test', 'top secret'),
+                 ('public.secret'::regclass, 'pg_class'::regclass, 2, 'lakeshift_test', 'it''s classified');",
+        )
+        .await;
+    let dump = stdout_of(&lakeshift(&source.url, &["schema", "dump"]));
+    assert!(
+        !dump.contains("COMMENT ON LANGUAGE"),
+        "built-in languages are not dumped"
+    );
+    for statement in [
+        "SECURITY LABEL FOR \"lakeshift_test\" ON TABLE public.secret IS 'top secret';",
+        "SECURITY LABEL FOR \"lakeshift_test\" ON COLUMN public.secret.code IS 'it''s classified';",
+    ] {
+        assert!(dump.contains(statement), "{dump}");
+    }
+    let target = TestDb::new().await;
+    let failed = error_of(&lakeshift(
+        &source.url,
+        &["schema", "copy", "--target", target.url.expose()],
+    ));
+    assert!(
+        failed.contains("security label provider \"lakeshift_test\" is not loaded"),
+        "{failed}"
+    );
+    assert_eq!(
+        target
+            .value("SELECT count(*) FROM pg_class WHERE relname = 'secret'")
+            .await,
+        "0"
+    );
 }

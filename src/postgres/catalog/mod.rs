@@ -80,6 +80,7 @@ pub struct Catalog {
     pub subscriptions: Vec<Subscription>,
     pub event_triggers: Vec<EventTrigger>,
     pub comments: Vec<Comment>,
+    pub security_labels: Vec<SecurityLabel>,
     /// The tablespaces of relations stored outside the database's default one (tablespaces
     /// belong to the cluster: `--no-tablespaces` leaves these out).
     pub placements: Vec<Placement>,
@@ -227,6 +228,15 @@ pub struct Comment {
     pub object_kind: String,
     pub identity: String,
     pub text: String,
+}
+
+/// `SECURITY LABEL FOR <provider> ON <object_kind> <identity> IS <label>`.
+#[derive(Debug, Clone)]
+pub struct SecurityLabel {
+    pub object_kind: String,
+    pub identity: String,
+    pub provider: String,
+    pub label: String,
 }
 
 impl Table {

@@ -6,7 +6,7 @@ use tokio_postgres::{GenericClient, Row};
 
 use super::{
     Access, Catalog, Column, Comment, Constraint, ConstraintKind, Extension, Index, PartitionOf,
-    QualifiedName, Sequence, Table, View,
+    QualifiedName, SecurityLabel, Sequence, Table, View,
 };
 use crate::error::{Error, Result};
 use crate::postgres::connect::{DbUrl, quote_ident};
@@ -147,6 +147,7 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
             foreign_tables: self.foreign_tables().await?,
             event_triggers: self.event_triggers().await?,
             comments: self.comments().await?,
+            security_labels: self.security_labels().await?,
             placements: self.placements().await?,
             access: Access {
                 policies: self.policies().await?,
@@ -461,63 +462,98 @@ impl<C: GenericClient + Sync> Queries<'_, C> {
     }
 
     async fn comments(&self) -> Result<Vec<Comment>> {
-        let sql = format!(
-            "SELECT o.type, o.identity, d.description
-            FROM pg_description d, LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) o
-            WHERE coalesce(o.schema, CASE WHEN o.type = 'schema' THEN o.identity END) = ANY($1)
-               -- (a column's schema comes quoted)
-               OR o.schema = ANY(ARRAY(SELECT quote_ident(s) FROM unnest($1::text[]) s))
-               -- a procedural language's, as the languages: no extension's, whole databases'
-               OR (o.type = 'language' AND {} AND {WHOLE_DATABASE})
-            ORDER BY o.type, o.identity",
-            not_in_extension("d.classoid", "d.objoid")
-        );
-        let mut comments = Vec::new();
-        for r in self.rows("comments", &sql).await? {
-            let (kind, identity): (String, String) = (r.get(0), r.get(1));
-            let (object_kind, identity) = match kind.as_str() {
-                "table column"
-                | "view column"
-                | "materialized view column"
-                | "foreign table column" => ("COLUMN".to_string(), identity),
-                "table constraint" | "trigger" | "domain constraint" | "rule" => {
-                    let keyword = match kind.as_str() {
-                        "trigger" => "TRIGGER",
-                        "rule" => "RULE",
-                        _ => "CONSTRAINT",
-                    };
-                    let on = if kind == "domain constraint" {
-                        " ON DOMAIN "
-                    } else {
-                        " ON "
-                    };
-                    let Some((name, table)) = identity.split_once(" on ") else {
-                        continue;
-                    };
-                    (keyword.to_string(), format!("{name}{on}{table}"))
-                }
-                "table" | "view" | "materialized view" | "foreign table" | "sequence" | "index"
-                | "function" | "procedure" | "aggregate" | "schema" | "type" | "domain"
-                | "collation" => (kind.to_uppercase(), identity),
-                "statistics object" => ("STATISTICS".to_string(), identity),
-                "text search configuration"
-                | "text search dictionary"
-                | "text search parser"
-                | "text search template"
-                | "operator"
-                | "operator class"
-                | "operator family"
-                | "conversion"
-                | "language" => (kind.to_uppercase(), identity),
-                // A policy's comment goes with the policy (see `Policy::comment`).
-                _ => continue,
-            };
-            comments.push(Comment {
+        let found = self.annotations("comments", "pg_description", "d.description");
+        Ok((found.await?.into_iter())
+            .map(|(object_kind, identity, r)| Comment {
                 object_kind,
                 identity,
                 text: r.get(2),
-            });
-        }
-        Ok(comments)
+            })
+            .collect())
     }
+
+    /// Security labels, as pg_dump writes them: recreating them needs the same label
+    /// provider (`sepgsql`, say) loaded in the target.
+    async fn security_labels(&self) -> Result<Vec<SecurityLabel>> {
+        let found = self.annotations("security labels", "pg_seclabel", "d.provider, d.label");
+        Ok((found.await?.into_iter())
+            .map(|(object_kind, identity, r)| SecurityLabel {
+                object_kind,
+                identity,
+                provider: r.get(2),
+                label: r.get(3),
+            })
+            .collect())
+    }
+
+    /// The objects in scope that `catalog` (`pg_description` or `pg_seclabel`, as `d`)
+    /// annotates: `(kind as COMMENT ON and SECURITY LABEL ON name it, identity, row)`, the
+    /// row holding `values` from its third column on.
+    async fn annotations(
+        &self,
+        what: &str,
+        catalog: &str,
+        values: &str,
+    ) -> Result<Vec<(String, String, Row)>> {
+        let sql = format!(
+            "SELECT o.type, o.identity, {values}
+            FROM {catalog} d, LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) o
+            WHERE coalesce(o.schema, CASE WHEN o.type = 'schema' THEN o.identity END) = ANY($1)
+               -- (a column's schema comes quoted)
+               OR o.schema = ANY(ARRAY(SELECT quote_ident(s) FROM unnest($1::text[]) s))
+               -- a procedural language's, as the languages: no extension's, whole databases',
+               -- not a built-in one's (every database has those)
+               OR (o.type = 'language' AND d.objoid >= 16384 AND {} AND {WHOLE_DATABASE})
+            ORDER BY 1, 2, 3",
+            not_in_extension("d.classoid", "d.objoid")
+        );
+        let mut found = Vec::new();
+        for r in self.rows(what, &sql).await? {
+            let (kind, identity): (String, String) = (r.get(0), r.get(1));
+            if let Some((kind, identity)) = annotated_object(&kind, identity) {
+                found.push((kind, identity, r));
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// How `COMMENT ON` (and `SECURITY LABEL ON`) name an object `pg_identify_object` calls
+/// `kind` and `identity`: `None` for a kind annotated elsewhere (a policy's comment goes
+/// with the policy, see `Policy::comment`) or not at all.
+fn annotated_object(kind: &str, identity: String) -> Option<(String, String)> {
+    Some(match kind {
+        "table column" | "view column" | "materialized view column" | "foreign table column" => {
+            ("COLUMN".to_string(), identity)
+        }
+        "table constraint" | "trigger" | "domain constraint" | "rule" => {
+            let keyword = match kind {
+                "trigger" => "TRIGGER",
+                "rule" => "RULE",
+                _ => "CONSTRAINT",
+            };
+            let on = if kind == "domain constraint" {
+                " ON DOMAIN "
+            } else {
+                " ON "
+            };
+            let (name, table) = identity.split_once(" on ")?;
+            (keyword.to_string(), format!("{name}{on}{table}"))
+        }
+        "table" | "view" | "materialized view" | "foreign table" | "sequence" | "index"
+        | "function" | "procedure" | "aggregate" | "schema" | "type" | "domain" | "collation" => {
+            (kind.to_uppercase(), identity)
+        }
+        "statistics object" => ("STATISTICS".to_string(), identity),
+        "text search configuration"
+        | "text search dictionary"
+        | "text search parser"
+        | "text search template"
+        | "operator"
+        | "operator class"
+        | "operator family"
+        | "conversion"
+        | "language" => (kind.to_uppercase(), identity),
+        _ => return None,
+    })
 }

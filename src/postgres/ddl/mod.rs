@@ -195,6 +195,15 @@ pub fn sections(catalog: &Catalog) -> Sections {
             quote_literal(&comment.text)
         ));
     }
+    for label in &catalog.security_labels {
+        out.push(format!(
+            "SECURITY LABEL FOR {} ON {} {} IS {}",
+            quote_ident(&label.provider),
+            label.object_kind,
+            label.identity,
+            quote_literal(&label.label)
+        ));
+    }
     Sections {
         pre_data,
         post_data: out,
