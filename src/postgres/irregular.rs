@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use super::DbUrl;
 use super::catalog::{Catalog, Column, Table};
 use super::connect::quote_ident;
-use super::read::{Snapshot, join_snapshot, read_columns};
+use super::read::{Snapshot, join_snapshot, read_columns, refused};
 use super::types::PgKind;
 use crate::error::{Error, Result};
 
@@ -60,7 +60,7 @@ pub async fn mark_irregular(
         let mut found = Vec::new();
         while let Some(scan) = next() {
             let row = (client.query_one(&scan.sql, &[]).await)
-                .map_err(|e| Error::pg(format!("checking the values of {}", scan.label), e))?;
+                .map_err(|e| refused("checking the values of", &scan.label, e))?;
             for (n, column) in scan.columns.into_iter().enumerate() {
                 if row.get::<_, bool>(n) {
                     found.push((scan.table, column));

@@ -160,6 +160,15 @@ impl Snapshot {
     }
 }
 
+/// The server refused `doing` (reading, checking the values of) `table`: the error names
+/// the flag that leaves the table out.
+pub(super) fn refused(doing: &str, table: &str, e: tokio_postgres::Error) -> Error {
+    Error::pg(
+        format!("{doing} {table} (leave it out with --exclude-table {table})"),
+        e,
+    )
+}
+
 /// A new connection reading in snapshot `id`, as every reader of a job does. Row security is
 /// off: a table's policies would hide rows from a reader they apply to, and it fails instead
 /// (pg_dump's rule), so that nothing is silently left out.
@@ -363,12 +372,7 @@ impl ChunkReader {
         sender: &tokio::sync::mpsc::Sender<Result<RecordBatch>>,
     ) -> Result<()> {
         let table = &self.table;
-        let failed = |e| {
-            Error::pg(
-                format!("reading {table} (leave it out with --exclude-table {table})"),
-                e,
-            )
-        };
+        let failed = |e| refused("reading", table, e);
         let Some(first) = self.next_chunk() else {
             return Ok(()); // no connection for nothing to read
         };

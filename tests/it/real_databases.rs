@@ -529,8 +529,13 @@ async fn row_level_security_never_hides_rows_from_a_read() {
          FROM generate_series(1, 10) g;
          ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
          CREATE POLICY only_a ON public.notes USING (author = 'a');
+         -- A timestamp column: its values are checked before the rows are read.
+         CREATE TABLE public.stamped (id int PRIMARY KEY, at timestamptz);
+         INSERT INTO public.stamped SELECT g, now() FROM generate_series(1, 10) g;
+         ALTER TABLE public.stamped ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY even ON public.stamped USING (id % 2 = 0);
          GRANT USAGE ON SCHEMA public TO lakeshift_rls_reader;
-         GRANT SELECT ON public.notes TO lakeshift_rls_reader;",
+         GRANT SELECT ON public.notes, public.stamped TO lakeshift_rls_reader;",
     )
     .await;
     let as_reader = db
@@ -540,11 +545,17 @@ async fn row_level_security_never_hides_rows_from_a_read() {
     assert_ne!(as_reader, db.url.expose(), "the test URL names its user");
     let reader = lakeshift::postgres::DbUrl::parse(&as_reader).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let failed = error_of(&lakeshift(&reader, &["backup", "--to", path(dir.path())]));
-    assert!(
-        failed.contains("public.notes") && failed.contains("row-level security"),
-        "{failed}"
-    );
+    for table in ["public.notes", "public.stamped"] {
+        let failed = error_of(&lakeshift(
+            &reader,
+            &["backup", "--to", path(dir.path()), "--tables", table],
+        ));
+        assert!(
+            failed.contains(&format!("--exclude-table {table}"))
+                && failed.contains("row-level security"),
+            "{failed}"
+        );
+    }
     // The owner (or a role with BYPASSRLS) reads every row.
     stdout_of(&lakeshift(&db.url, &["backup", "--to", path(dir.path())]));
 }
