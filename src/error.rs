@@ -74,6 +74,15 @@ pub enum Error {
         rejects_path: PathBuf,
     },
 
+    /// A value its column's Arrow type cannot carry, met by a read that did not check the
+    /// values first ([`crate::postgres::source::ValueCheck::OnRead`]): read as text, it travels.
+    #[error("{table}.{column} holds {value}, which its Arrow type cannot carry")]
+    IrregularValue {
+        table: String,
+        column: String,
+        value: String,
+    },
+
     /// A column type lakeshift cannot move, with the table and column it was found in.
     #[error("{table}.{column}: {reason}")]
     UnsupportedType {

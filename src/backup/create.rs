@@ -22,7 +22,7 @@ use crate::postgres::catalog::Table;
 use crate::postgres::ddl::{sections, table_ddl};
 use crate::postgres::read::{ReadOptions, Snapshot};
 use crate::postgres::selection::TableSelection;
-use crate::postgres::source::{Source, SourceOptions};
+use crate::postgres::source::{Source, SourceOptions, ValueCheck};
 use crate::storage::encryption::{self, FileCipher};
 use crate::storage::{Location, ObjectWriter, S3Options, check_location};
 
@@ -163,7 +163,7 @@ impl BackupJob {
                 ));
             }
         };
-        let source = Source::open(&self.source, options, self.progress).await?;
+        let source = Source::open(&self.source, options, ValueCheck::OnRead, self.progress).await?;
         let to = Location::parse(&options.to, &options.s3)?;
         let created_at = chrono::Utc::now();
         let backup_id = new_backup_id(created_at);
@@ -188,7 +188,9 @@ impl BackupJob {
         };
         tracing::info!(backup = %backup_id, at = %to, tables = source.tables().len(), "backup started");
         for table in source.tables() {
-            match (self.back_up_table(&dir, &source, table, &manifest, cipher.as_ref())).await {
+            let backed_up =
+                self.back_up_whole_table(&dir, &source, table, &manifest, cipher.as_ref());
+            match backed_up.await {
                 Ok(entry) => manifest.tables.push(entry),
                 Err(e) => {
                     // No manifest is written: the backup stays incomplete. Its files go too.
@@ -219,6 +221,31 @@ impl BackupJob {
         })
     }
 
+    /// Back `table` up. A value a column's Arrow type cannot carry, met on the way, sends the
+    /// table again with that column as text, its files so far deleted: no scan of every
+    /// table for such values beforehand.
+    async fn back_up_whole_table(
+        &self,
+        dir: &Location,
+        source: &Source,
+        table: &Table,
+        manifest: &Manifest,
+        cipher: Option<&FileCipher>,
+    ) -> Result<TableEntry> {
+        let mut table = table.clone();
+        loop {
+            match self
+                .back_up_table(dir, source, &table, manifest, cipher)
+                .await
+            {
+                Err(Error::IrregularValue { column, .. }) if table.mark_irregular(&column) => {
+                    dir.child(&table_folder(&table)).delete_all().await;
+                }
+                done => return done,
+            }
+        }
+    }
+
     async fn back_up_table(
         &self,
         dir: &Location,
@@ -231,7 +258,7 @@ impl BackupJob {
         let columns = source.columns(table);
         let schema = source.schema(table);
         let (stream, finish) = source.read(table, None).await?.into_parts();
-        let folder = crate::storage::names::table_folder(&table.schema, &table.name, false);
+        let folder = table_folder(table);
         let numbered = AtomicUsize::new(0);
         let start_file = || {
             let index = numbered.fetch_add(1, Ordering::Relaxed);
@@ -306,6 +333,11 @@ impl BackupJob {
             files,
         })
     }
+}
+
+/// Where `table`'s files go in a backup.
+fn table_folder(table: &Table) -> String {
+    crate::storage::names::table_folder(&table.schema, &table.name, false)
 }
 
 /// A data file being written.

@@ -27,7 +27,7 @@ use crate::postgres::DbUrl;
 use crate::postgres::catalog::Table;
 use crate::postgres::read::{ReadOptions, Snapshot};
 use crate::postgres::selection::TableSelection;
-use crate::postgres::source::{Source, SourceOptions};
+use crate::postgres::source::{Source, SourceOptions, ValueCheck};
 
 /// What a sync does with the rows already in the Delta table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -154,7 +154,13 @@ impl SyncJob {
     }
 
     pub async fn run(self) -> Result<Vec<SyncSummary>> {
-        let source = Source::open(&self.source, &self.options, self.progress).await?;
+        let source = Source::open(
+            &self.source,
+            &self.options,
+            ValueCheck::First,
+            self.progress,
+        )
+        .await?;
         let mut done = Vec::with_capacity(source.tables().len());
         for table in source.tables() {
             done.push(self.sync_table(&source, table).await?);

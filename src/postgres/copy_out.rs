@@ -25,15 +25,43 @@ const HEADER_LEN: usize = SIGNATURE.len() + 8;
 /// Days and microseconds from the Unix epoch to Postgres's (2000-01-01).
 const EPOCH_DAYS: i32 = 10_957;
 const EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// 262142-01-01 in days and microseconds from the Unix epoch: the first time past what the
+/// writers downstream carry (chrono's last year); Postgres goes on to year 294276.
+const DISTANT_DAYS: i32 = 95_025_872;
+const DISTANT_MICROS: i64 = DISTANT_DAYS as i64 * 86_400_000_000;
 
 /// Why a value could not be decoded: the column and what was wrong.
 #[derive(Debug)]
 pub struct DecodeError {
     pub column: String,
     pub reason: String,
+    /// The value is valid, but its column's Arrow type cannot carry it (NaN in a
+    /// Decimal128, an infinite date, an array of two dimensions): read as text, it can travel.
+    pub irregular: bool,
 }
 
-type Decoded<T> = std::result::Result<T, String>;
+/// Why one value was refused.
+#[derive(Debug, PartialEq)]
+enum Refusal {
+    /// Not the binary form expected.
+    Malformed(String),
+    /// A valid value its Arrow type cannot carry ([`DecodeError::irregular`]).
+    Irregular(&'static str),
+}
+
+impl From<&str> for Refusal {
+    fn from(reason: &str) -> Self {
+        Refusal::Malformed(reason.to_string())
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Self {
+        Refusal::Malformed(reason)
+    }
+}
+
+type Decoded<T> = std::result::Result<T, Refusal>;
 
 /// Turns a binary COPY byte stream into record batches of `schema`.
 pub struct CopyDecoder {
@@ -91,7 +119,8 @@ impl CopyDecoder {
     /// The rows decoded since the last full batch, once the stream has ended.
     pub fn finish(mut self) -> std::result::Result<Option<RecordBatch>, DecodeError> {
         if !self.pending.is_empty() || (self.header_seen && !self.finished) {
-            return Err(self.error(0, "the COPY stream ended in the middle of a row".into()));
+            let cut = "the COPY stream ended in the middle of a row";
+            return Err(self.error(0, cut.into()));
         }
         if self.rows == 0 {
             return Ok(None);
@@ -160,7 +189,7 @@ impl CopyDecoder {
         }
         if fields as usize != self.columns.len() {
             let reason = format!("a row of {fields} fields, {} expected", self.columns.len());
-            return Err(self.error(0, reason));
+            return Err(self.error(0, reason.into()));
         }
         let mut end = at + 2;
         for _ in 0..fields {
@@ -176,10 +205,15 @@ impl CopyDecoder {
     fn flush(&mut self) -> std::result::Result<RecordBatch, DecodeError> {
         let columns: Vec<ArrayRef> = self.columns.iter_mut().map(|c| c.finish()).collect();
         self.rows = 0;
-        RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| self.error(0, e.to_string()))
+        RecordBatch::try_new(self.schema.clone(), columns)
+            .map_err(|e| self.error(0, e.to_string().into()))
     }
 
-    fn error(&self, column: usize, reason: String) -> DecodeError {
+    fn error(&self, column: usize, refusal: Refusal) -> DecodeError {
+        let (reason, irregular) = match refusal {
+            Refusal::Malformed(reason) => (reason, false),
+            Refusal::Irregular(reason) => (reason.to_string(), true),
+        };
         DecodeError {
             column: self
                 .schema
@@ -188,6 +222,7 @@ impl CopyDecoder {
                 .map(|f| f.name().clone())
                 .unwrap_or_default(),
             reason,
+            irregular,
         }
     }
 }
@@ -293,15 +328,25 @@ impl Wire {
                 _ => return Err("a jsonb value of an unknown binary version".into()),
             },
             Wire::Bytes => Value::Bytes(0..value.len()),
-            Wire::Date => {
-                let days = i32::from_be_bytes(fixed(value)?);
-                Value::Date(days.checked_add(EPOCH_DAYS).ok_or("a date out of range")?)
-            }
+            // -infinity is the type's least value, infinity its greatest.
+            Wire::Date => match i32::from_be_bytes(fixed(value)?) {
+                i32::MIN => return Err(Refusal::Irregular("-infinity")),
+                days => match days.checked_add(EPOCH_DAYS) {
+                    Some(days) if days < DISTANT_DAYS => Value::Date(days),
+                    _ => return Err(Refusal::Irregular("a date past year 262141 (or infinity)")),
+                },
+            },
             Wire::Time => Value::Micros(i64::from_be_bytes(fixed(value)?)),
-            Wire::Timestamp => {
-                let micros = i64::from_be_bytes(fixed(value)?);
-                Value::Micros((micros.checked_add(EPOCH_MICROS)).ok_or("a timestamp out of range")?)
-            }
+            Wire::Timestamp => match i64::from_be_bytes(fixed(value)?) {
+                i64::MIN => return Err(Refusal::Irregular("-infinity")),
+                micros => match micros.checked_add(EPOCH_MICROS) {
+                    Some(micros) if micros < DISTANT_MICROS => Value::Micros(micros),
+                    _ => {
+                        let distant = "a timestamp past year 262141 (or infinity)";
+                        return Err(Refusal::Irregular(distant));
+                    }
+                },
+            },
             Wire::Uuid => Value::Uuid(fixed::<16>(value)?),
         })
     }
@@ -365,8 +410,11 @@ impl ListDecoder {
                 read_i32(value, 12).max(0) as usize
             }
             1 => return Err("a truncated array".into()),
-            _ => return Err(format!("an array of {dimensions} dimensions")),
+            _ => return Err(Refusal::Irregular("an array of several dimensions")),
         };
+        if dimensions == 1 && read_i32(value, 16) != 1 {
+            return Err(Refusal::Irregular("an array whose first index is not 1"));
+        }
         for _ in 0..count {
             if value.len() < at + 4 {
                 return Err("a truncated array".into());
@@ -418,8 +466,8 @@ fn decimal(value: &[u8], scale: i8) -> Decoded<i128> {
     let sign = u16::from_be_bytes([value[4], value[5]]);
     match sign {
         0x0000 | 0x4000 => {}
-        0xC000 => return Err("NaN, which Decimal128 cannot carry".into()),
-        _ => return Err("an infinity, which Decimal128 cannot carry".into()),
+        0xC000 => return Err(Refusal::Irregular("NaN")),
+        _ => return Err(Refusal::Irregular("an infinity")),
     }
     if value.len() < 8 + 2 * groups {
         return Err("a truncated numeric".into());
@@ -432,7 +480,7 @@ fn decimal(value: &[u8], scale: i8) -> Decoded<i128> {
             0
         }
     };
-    let overflow = || "a numeric too large for its precision".to_string();
+    let overflow = || Refusal::from("a numeric too large for its precision");
     let mut integer: i128 = 0;
     for i in 0..=weight {
         integer = (integer.checked_mul(10_000))
@@ -461,11 +509,11 @@ fn decimal(value: &[u8], scale: i8) -> Decoded<i128> {
 fn fixed<const N: usize>(value: &[u8]) -> Decoded<[u8; N]> {
     value
         .try_into()
-        .map_err(|_| format!("a value of {} bytes, {N} expected", value.len()))
+        .map_err(|_| format!("a value of {} bytes, {N} expected", value.len()).into())
 }
 
 fn utf8(value: &[u8]) -> Decoded<&str> {
-    std::str::from_utf8(value).map_err(|e| format!("text that is not UTF-8: {e}"))
+    std::str::from_utf8(value).map_err(|e| format!("text that is not UTF-8: {e}").into())
 }
 
 fn read_i16(data: &[u8], at: usize) -> i16 {
@@ -522,7 +570,7 @@ mod tests {
         );
         let mut nan = numeric(&[], 0, false);
         nan[4] = 0xC0;
-        assert!(decimal(&nan, 2).unwrap_err().contains("NaN"));
+        assert_eq!(decimal(&nan, 2), Err(Refusal::Irregular("NaN")));
     }
 
     fn stream(rows: &[Vec<Option<Vec<u8>>>]) -> Vec<u8> {
@@ -621,9 +669,65 @@ mod tests {
             .unwrap();
         let error = decoder.finish().unwrap_err();
         assert!(
-            error.reason.contains("ended in the middle"),
+            error.reason.contains("ended in the middle") && !error.irregular,
             "{}",
             error.reason
         );
+    }
+
+    #[test]
+    fn the_distant_limits_are_chronos_year_262142() {
+        let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let days = day(262_142, 1, 1) - day(1970, 1, 1);
+        assert_eq!(days.num_days(), DISTANT_DAYS as i64);
+        assert_eq!(
+            (day(2000, 1, 1) - day(1970, 1, 1)).num_days(),
+            EPOCH_DAYS as i64
+        );
+    }
+
+    #[test]
+    fn values_beyond_the_arrow_type_are_irregular_not_mangled() {
+        let date = |days: i32| Wire::Date.decode(&days.to_be_bytes());
+        let timestamp = |micros: i64| Wire::Timestamp.decode(&micros.to_be_bytes());
+        let irregular = |r: Decoded<Value>| matches!(r, Err(Refusal::Irregular(_)));
+        assert!(irregular(date(i32::MIN)), "-infinity");
+        assert!(irregular(date(i32::MAX)), "infinity");
+        assert!(irregular(date(DISTANT_DAYS - EPOCH_DAYS)), "262142-01-01");
+        assert!(
+            matches!(date(DISTANT_DAYS - EPOCH_DAYS - 1), Ok(Value::Date(d)) if d == DISTANT_DAYS - 1)
+        );
+        // 4713 BC, Postgres's first date, fits
+        assert!(matches!(date(-2_451_545), Ok(Value::Date(_))));
+        assert!(irregular(timestamp(i64::MIN)), "-infinity");
+        assert!(irregular(timestamp(i64::MAX)), "infinity");
+        assert!(irregular(timestamp(DISTANT_MICROS - EPOCH_MICROS)));
+        assert!(matches!(timestamp(0), Ok(Value::Micros(EPOCH_MICROS))));
+        assert!(matches!(
+            Wire::Date.decode(&[0, 0]),
+            Err(Refusal::Malformed(_))
+        ));
+
+        // '[0:0]={7}' and '{{7}}': an int4 array of one element, from index 0 / in 2 dimensions
+        let kind = PgKind::Array(Box::new(PgKind::Int4));
+        let mut list = ColumnDecoder::new(&kind, &kind.arrow_type(), 4);
+        let array = |dimensions: i32, lower: i32| {
+            let mut v = Vec::new();
+            v.extend(dimensions.to_be_bytes());
+            v.extend(0i32.to_be_bytes()); // no nulls
+            v.extend(23u32.to_be_bytes()); // int4
+            for _ in 0..dimensions {
+                v.extend(1i32.to_be_bytes());
+                v.extend(lower.to_be_bytes());
+            }
+            v.extend(4i32.to_be_bytes());
+            v.extend(7i32.to_be_bytes());
+            v
+        };
+        assert_eq!(list.append(&array(1, 1)), Ok(()));
+        for (dimensions, lower) in [(1, 0), (2, 1)] {
+            let refused = list.append(&array(dimensions, lower));
+            assert!(matches!(refused, Err(Refusal::Irregular(_))), "{refused:?}");
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! Values a column's Arrow type cannot carry as read: NaN in a `numeric(p,s)`, infinite or
 //! very distant dates and timestamps, arrays of several dimensions or not starting at 1.
-//! Before a job reads, one scan of each heap in the job's snapshot finds the columns that
-//! hold any; those travel as their text ([`Column::irregular`]), so nothing is clamped or
-//! refused. The scans of every selected table's heaps share the read's connections: a
+//! Before a job reads ([`super::source::ValueCheck::First`]), one scan of each heap in the
+//! job's snapshot finds the columns that hold any; those travel as their text
+//! ([`Column::irregular`]), so nothing is clamped or refused. The COPY decoder refuses the
+//! same values, so a job that does not check first learns of them as it reads. The scans of every selected table's heaps share the read's connections: a
 //! partitioned table's partitions are probed in parallel.
 
 use std::collections::VecDeque;
@@ -71,16 +72,8 @@ pub async fn mark_irregular(
         Ok::<_, Error>(found)
     };
     let found = futures::future::try_join_all((0..workers).map(|_| scanner())).await?;
-    for (index, name) in found.into_iter().flatten() {
-        let table = &mut tables[index];
-        let label = table.full_name();
-        if let Some(column) = table.columns.iter_mut().find(|c| c.name == name)
-            && !column.irregular
-        {
-            tracing::info!(table = %label, column = %column.name,
-                "holds values its Arrow type cannot carry: read as text");
-            column.irregular = true;
-        }
+    for (index, column) in found.into_iter().flatten() {
+        tables[index].mark_irregular(&column);
     }
     Ok(())
 }

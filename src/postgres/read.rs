@@ -406,6 +406,13 @@ impl ChunkReader {
     }
 
     fn undecodable(&self, e: DecodeError) -> Error {
+        if e.irregular {
+            return Error::IrregularValue {
+                table: self.table.clone(),
+                column: e.column,
+                value: e.reason,
+            };
+        }
         Error::UnsupportedType {
             table: self.table.clone(),
             column: e.column,

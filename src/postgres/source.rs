@@ -32,6 +32,20 @@ pub struct Source {
     progress: bool,
 }
 
+/// When a job learns which columns hold values their Arrow type cannot carry (NaN in a
+/// `numeric(p,s)`, infinite dates, ...: see [`super::irregular`]); those columns travel as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueCheck {
+    /// Scan each table before reading it: for a job whose output takes its types before the
+    /// rows arrive (a Delta table's schema, a COPY into the open transaction).
+    First,
+    /// Not before: a read that meets such a value fails with [`crate::error::Error::IrregularValue`], and
+    /// the job reads the table again with that column as text
+    /// ([`Table::mark_irregular`]), after discarding what it wrote of it. Saves a scan of
+    /// every table for values that are rare.
+    OnRead,
+}
+
 /// One table's rows on their way: the stream, and the count of rows it yielded.
 pub struct TableRead {
     /// The batches, in the schema of [`Source::schema`] (generated columns left out).
@@ -54,8 +68,13 @@ pub trait SourceOptions: Check {
 
 impl Source {
     /// Check `options`, resolve their selection in `url`'s catalog and export the snapshot
-    /// every read will see.
-    pub async fn open(url: &DbUrl, options: &impl SourceOptions, progress: bool) -> Result<Source> {
+    /// every read will see; with [`ValueCheck::First`], mark the irregular columns.
+    pub async fn open(
+        url: &DbUrl,
+        options: &impl SourceOptions,
+        check: ValueCheck,
+        progress: bool,
+    ) -> Result<Source> {
         options.problems()?;
         let (selection, read) = options.scope();
         let catalog = selection.load_catalog(url).await?;
@@ -65,7 +84,9 @@ impl Source {
             .cloned()
             .collect();
         let snapshot = Snapshot::export(url, &tables.iter().collect::<Vec<_>>()).await?;
-        mark_irregular(&snapshot, url, &catalog, &mut tables, read.partitions).await?;
+        if check == ValueCheck::First {
+            mark_irregular(&snapshot, url, &catalog, &mut tables, read.partitions).await?;
+        }
         Ok(Source {
             url: url.clone(),
             catalog,

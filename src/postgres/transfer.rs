@@ -14,7 +14,7 @@ use crate::postgres::catalog::{Catalog, Table};
 use crate::postgres::load::Load;
 use crate::postgres::read::ReadOptions;
 use crate::postgres::selection::TableSelection;
-use crate::postgres::source::{Source, SourceOptions};
+use crate::postgres::source::{Source, SourceOptions, ValueCheck};
 use crate::postgres::write::{LoadColumns, LoadMode};
 
 /// The options of a table copy (YAML: the `table_copy` step beside `source` and `target`).
@@ -77,7 +77,7 @@ impl TableCopy {
 
     pub async fn run(self) -> Result<Vec<CopySummary>> {
         let options = &self.options;
-        let source = Source::open(&self.source, options, self.progress).await?;
+        let source = Source::open(&self.source, options, ValueCheck::First, self.progress).await?;
         let target_catalog = Catalog::load(&self.target, &source.catalog().schemas).await?;
         let plan = self.plan(&source, &target_catalog)?;
         let mut client = self.target.connect().await?;

@@ -13,8 +13,8 @@ use lakeshift::storage::{Location, S3Options};
 use serde_json::Value;
 
 use crate::common::{
-    EVERY_TYPE, EVERY_TYPE_ROWS, TestDb, digest, hr_schema, lakeshift, lakeshift_s3, s3_prefix,
-    stderr, stdout_of,
+    EVERY_TYPE, EVERY_TYPE_ROWS, TestDb, all_files, digest, hr_schema, lakeshift, lakeshift_s3,
+    s3_prefix, stderr, stdout_of,
 };
 
 fn local(dir: &Path) -> Location {
@@ -517,7 +517,7 @@ async fn a_backup_killed_halfway_is_incomplete_and_refused() {
     // Kill it once some files of the big table are published.
     let started = std::time::Instant::now();
     loop {
-        let published = walk(dir.path())
+        let published = all_files(dir.path())
             .iter()
             .filter(|p| p.to_string_lossy().contains("hired_employees/part-0000"))
             .count();
@@ -534,7 +534,7 @@ async fn a_backup_killed_halfway_is_incomplete_and_refused() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
-        !walk(dir.path())
+        !all_files(dir.path())
             .iter()
             .any(|p| p.ends_with("manifest.json"))
     );
@@ -569,19 +569,6 @@ async fn a_backup_killed_halfway_is_incomplete_and_refused() {
         stderr(&output)
     );
     assert_eq!(public_tables(&target).await, "0");
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -681,7 +668,11 @@ async fn a_failed_backup_says_why_and_leaves_nothing_behind() {
          role has no SELECT privilege on it (grant it, or leave the table out with \
          --exclude-table public.prices)"
     );
-    assert!(walk(dir.path()).is_empty(), "{:?}", walk(dir.path()));
+    assert!(
+        all_files(dir.path()).is_empty(),
+        "{:?}",
+        all_files(dir.path())
+    );
 
     source
         .execute("GRANT SELECT ON prices_new TO lakeshift_partial_reader")
@@ -695,7 +686,11 @@ async fn a_failed_backup_says_why_and_leaves_nothing_behind() {
             && message.lines().count() == 1,
         "{message}"
     );
-    assert!(walk(dir.path()).is_empty(), "{:?}", walk(dir.path()));
+    assert!(
+        all_files(dir.path()).is_empty(),
+        "{:?}",
+        all_files(dir.path())
+    );
 }
 
 /// `lakeshift args` on `db` with `LAKESHIFT_BACKUP_KEY` set to `key` (or unset).
@@ -802,7 +797,7 @@ async fn encrypted_backups_hide_their_rows_and_restore_with_the_key() {
         ))
         .await;
     let contains_canary = |dir: &Path| {
-        walk(dir)
+        all_files(dir)
             .iter()
             .filter(|p| !p.ends_with("manifest.json"))
             .any(|p| {
@@ -844,7 +839,7 @@ async fn encrypted_backups_hide_their_rows_and_restore_with_the_key() {
         let at = path(sealed.path());
         let output = run(Some(KEY), &args(at, &["--encrypt", "--verify"]));
         assert!(output.status.success(), "{format}: {}", stderr(&output));
-        let stored: u64 = walk(sealed.path())
+        let stored: u64 = all_files(sealed.path())
             .iter()
             .map(|p| std::fs::metadata(p).unwrap().len())
             .sum();

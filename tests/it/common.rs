@@ -407,6 +407,20 @@ pub fn error_of(output: &Output) -> String {
     lines[0].to_string()
 }
 
+/// Every file under `dir`, at any depth (none when it does not exist).
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(all_files(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
 /// Every record of a CSV file written by lakeshift (a reject log), header included, as
 /// fields, read with lakeshift's own splitter.
 pub fn csv_rows(path: &Path) -> Vec<Vec<String>> {

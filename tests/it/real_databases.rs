@@ -9,8 +9,8 @@
 use std::path::Path;
 
 use crate::common::{
-    TestDb, error_of, fingerprints, lakeshift, lakeshift_s3, normalised_dump, normalised_dump_with,
-    partitioned_store, repo_file, s3_prefix, stdout_of,
+    TestDb, all_files, error_of, fingerprints, lakeshift, lakeshift_s3, normalised_dump,
+    normalised_dump_with, partitioned_store, repo_file, s3_prefix, stdout_of,
 };
 
 async fn fixture(name: &str) -> TestDb {
@@ -453,9 +453,9 @@ async fn infinite_and_distant_dates_and_timestamps_survive_copy_and_backups() {
     }
 }
 
-/// A partitioned table's partitions are probed one by one, on several connections: a value
-/// Arrow cannot carry in one partition sends that column as text for the whole table, and
-/// only that column, only of that table.
+/// A value Arrow cannot carry in one partition sends that column as text for the whole
+/// table, and only that column, only of that table: found as a backup reads (the table read
+/// again), or before a copy reads, by probing the partitions on several connections.
 #[tokio::test(flavor = "multi_thread")]
 async fn values_arrow_cannot_carry_are_found_in_any_partition() {
     let source = TestDb::new().await;
@@ -489,11 +489,37 @@ async fn values_arrow_cannot_carry_are_found_in_any_partition() {
         .map(|(c, _)| c)
         .collect();
     assert_eq!(text, ["public.readings.amount", "public.readings.at"]);
+    // The table read again is counted once, and its first read's files are gone.
+    let backup = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(backup.join("manifest.json")).unwrap())
+            .unwrap();
+    let readings = (manifest["tables"].as_array().unwrap().iter())
+        .find(|t| t["name"] == "readings")
+        .unwrap();
+    assert_eq!(readings["rows"], 6002);
+    let listed = readings["files"].as_array().unwrap().len();
+    let on_disk = (all_files(&backup).iter())
+        .filter(|f| f.to_string_lossy().contains("readings"))
+        .count();
+    assert_eq!(on_disk, listed);
     stdout_of(&lakeshift(
         &restored.url,
         &["restore", "--from", to, "--target", restored.url.expose()],
     ));
     assert_eq!(fingerprints(&restored).await, expected);
+
+    let copied = TestDb::new().await;
+    for command in [&["schema", "copy"][..], &["copy", "--partitions", "2"]] {
+        let args = [command, &["--target", copied.url.expose()]].concat();
+        stdout_of(&lakeshift(&source.url, &args));
+    }
+    assert_eq!(fingerprints(&copied).await, expected);
 }
 
 /// `(schema.table.column, Arrow type)` of every column of the one backup under `dir`.
@@ -529,7 +555,7 @@ async fn row_level_security_never_hides_rows_from_a_read() {
          FROM generate_series(1, 10) g;
          ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
          CREATE POLICY only_a ON public.notes USING (author = 'a');
-         -- A timestamp column: its values are checked before the rows are read.
+         -- A timestamp column: a lake sync checks its values before reading the rows.
          CREATE TABLE public.stamped (id int PRIMARY KEY, at timestamptz);
          INSERT INTO public.stamped SELECT g, now() FROM generate_series(1, 10) g;
          ALTER TABLE public.stamped ENABLE ROW LEVEL SECURITY;
@@ -546,15 +572,15 @@ async fn row_level_security_never_hides_rows_from_a_read() {
     let reader = lakeshift::postgres::DbUrl::parse(&as_reader).unwrap();
     let dir = tempfile::tempdir().unwrap();
     for table in ["public.notes", "public.stamped"] {
-        let failed = error_of(&lakeshift(
-            &reader,
-            &["backup", "--to", path(dir.path()), "--tables", table],
-        ));
-        assert!(
-            failed.contains(&format!("--exclude-table {table}"))
-                && failed.contains("row-level security"),
-            "{failed}"
-        );
+        for command in [&["backup"][..], &["lake", "sync"]] {
+            let args = [command, &["--to", path(dir.path()), "--tables", table]].concat();
+            let failed = error_of(&lakeshift(&reader, &args));
+            assert!(
+                failed.contains(&format!("--exclude-table {table}"))
+                    && failed.contains("row-level security"),
+                "{command:?}: {failed}"
+            );
+        }
     }
     // The owner (or a role with BYPASSRLS) reads every row.
     stdout_of(&lakeshift(&db.url, &["backup", "--to", path(dir.path())]));

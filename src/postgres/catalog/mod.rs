@@ -173,7 +173,8 @@ pub struct Column {
     /// input function instead (see `postgres::write`).
     pub cast_from_text: bool,
     /// Holds values its Arrow type cannot carry (NaN in a `numeric(p,s)`, an array of several
-    /// dimensions): read and written as its text form. Set by a read's snapshot probe.
+    /// dimensions): read and written as its text form. Set before or during a read
+    /// ([`crate::postgres::source::ValueCheck`]).
     pub irregular: bool,
 }
 
@@ -251,6 +252,20 @@ impl Table {
 
     pub fn is_partitioned(&self) -> bool {
         self.partition_key.is_some()
+    }
+
+    /// Read `column` as its text form from now on; false when it already is (or is not a
+    /// column of this table), so a read is never retried for the same column twice.
+    pub fn mark_irregular(&mut self, column: &str) -> bool {
+        match self.columns.iter_mut().find(|c| c.name == column) {
+            Some(c) if !c.irregular => {
+                tracing::info!(table = %format!("{}.{}", self.schema, self.name), column,
+                    "holds values its Arrow type cannot carry: read as text");
+                c.irregular = true;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The table in a `FROM` clause: its own rows and, when partitioned, its partitions'
