@@ -39,10 +39,10 @@ pub enum ValueCheck {
     /// Scan each table before reading it: for a job whose output takes its types before the
     /// rows arrive (a Delta table's schema, a COPY into the open transaction).
     First,
-    /// Not before: a read that meets such a value fails with [`crate::error::Error::IrregularValue`], and
-    /// the job reads the table again with that column as text
-    /// ([`Table::mark_irregular`]), after discarding what it wrote of it. Saves a scan of
-    /// every table for values that are rare.
+    /// Not before: a read that meets such a value fails with
+    /// [`crate::error::Error::IrregularValue`], and the job reads the table again with that
+    /// column as text ([`Table::mark_irregular`]), after discarding what it wrote of it.
+    /// Saves a scan of every table for values that are rare.
     OnRead,
 }
 

@@ -27,6 +27,8 @@ pub(super) fn not_in_extension(class: &str, oid: &str) -> String {
 
 /// The `ALTER TABLE` actions that give table `c` its storage parameters and its columns'
 /// settings where they differ from the defaults (see [`Table::settings`]).
+/// (`pg_attver`, in some 15.x builds' column options, is a stamp the server keeps itself and
+/// ignores when set, as pg_dump leaves it out.)
 const SETTINGS: &str = "ARRAY(
     SELECT 'SET (' || array_to_string(ARRAY(SELECT quote_ident(option_name) || ' = ' || quote_literal(option_value)
                                           FROM pg_options_to_table(c.reloptions)), ', ') || ')'
@@ -48,9 +50,9 @@ const SETTINGS: &str = "ARRAY(
         SELECT ' SET COMPRESSION ' || CASE a.attcompression WHEN 'l' THEN 'lz4' ELSE 'pglz' END
         WHERE a.attcompression::text <> ''
       UNION ALL
-        SELECT ' SET (' || array_to_string(ARRAY(SELECT quote_ident(option_name) || ' = ' || quote_literal(option_value)
-                                               FROM pg_options_to_table(a.attoptions)), ', ') || ')'
-        WHERE a.attoptions IS NOT NULL) s
+        SELECT ' SET (' || string_agg(quote_ident(option_name) || ' = ' || quote_literal(option_value), ', ') || ')'
+        FROM pg_options_to_table(a.attoptions) WHERE option_name <> 'pg_attver'
+        HAVING count(*) > 0) s
     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)";
 
 pub(crate) struct Queries<'a, C> {
