@@ -188,9 +188,20 @@ impl BackupJob {
         };
         tracing::info!(backup = %backup_id, at = %to, tables = source.tables().len(), "backup started");
         for table in source.tables() {
-            let backed_up =
-                self.back_up_whole_table(&dir, &source, table, &manifest, cipher.as_ref());
-            match backed_up.await {
+            // A value a column's Arrow type cannot carry, met on the way, sends the table again
+            // with that column as text, its files so far deleted: no scan of every table for
+            // such values beforehand.
+            let mut table = table.clone();
+            let backed_up = loop {
+                let cipher = cipher.as_ref();
+                match (self.back_up_table(&dir, &source, &table, &manifest, cipher)).await {
+                    Err(Error::IrregularValue { column, .. }) if table.mark_irregular(&column) => {
+                        dir.child(&table_folder(&table)).delete_all().await;
+                    }
+                    done => break done,
+                }
+            };
+            match backed_up {
                 Ok(entry) => manifest.tables.push(entry),
                 Err(e) => {
                     // No manifest is written: the backup stays incomplete. Its files go too.
@@ -219,31 +230,6 @@ impl BackupJob {
             seconds: started.elapsed().as_secs_f64(),
             verified,
         })
-    }
-
-    /// Back `table` up. A value a column's Arrow type cannot carry, met on the way, sends the
-    /// table again with that column as text, its files so far deleted: no scan of every
-    /// table for such values beforehand.
-    async fn back_up_whole_table(
-        &self,
-        dir: &Location,
-        source: &Source,
-        table: &Table,
-        manifest: &Manifest,
-        cipher: Option<&FileCipher>,
-    ) -> Result<TableEntry> {
-        let mut table = table.clone();
-        loop {
-            match self
-                .back_up_table(dir, source, &table, manifest, cipher)
-                .await
-            {
-                Err(Error::IrregularValue { column, .. }) if table.mark_irregular(&column) => {
-                    dir.child(&table_folder(&table)).delete_all().await;
-                }
-                done => return done,
-            }
-        }
     }
 
     async fn back_up_table(
