@@ -10,7 +10,7 @@ pub mod compare;
 pub mod connect;
 mod copy_out;
 pub mod ddl;
-mod irregular;
+pub(crate) mod irregular;
 pub mod load;
 pub mod read;
 pub mod schema_copy;

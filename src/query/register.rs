@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::formats::{FileFormat, READ_BATCH_ROWS};
 use crate::postgres::DbUrl;
 use crate::postgres::catalog::{Catalog, split_name};
+use crate::postgres::irregular::mark_irregular;
 use crate::postgres::read::{ReadOptions, Snapshot, read_columns, read_schema, read_table};
 use crate::storage::encryption::FileCipher;
 use crate::storage::{Location, S3Options};
@@ -273,13 +274,20 @@ async fn postgres_table(url: DbUrl, wanted: &str) -> Result<Arc<dyn TableProvide
     let (schema_name, _) = split_name(wanted);
     let schemas = vec![schema_name.unwrap_or_else(|| "public".into())];
     let catalog = Arc::new(Catalog::load(&url, &schemas).await?);
-    let table = catalog
+    let mut table = catalog
         .table(wanted)
         .ok_or_else(|| Error::UnknownTable {
             table: wanted.to_string(),
             url: url.redacted(),
         })?
         .clone();
+    // The schema is fixed before any scan: columns holding values their Arrow type cannot
+    // carry (NaN, -infinity, ...) are found now and read as text by every scan.
+    let snapshot = Snapshot::export(&url, &[&table]).await?;
+    let connections = ReadOptions::default().partitions;
+    let tables = std::slice::from_mut(&mut table);
+    mark_irregular(&snapshot, &url, &catalog, tables, connections).await?;
+    snapshot.release().await?;
     let schema = read_schema(&read_columns(&catalog, &table));
     let stream_schema = schema.clone();
     let open: Opener = Arc::new(move || {

@@ -190,6 +190,32 @@ async fn every_kind_of_table_can_be_queried() {
     assert_eq!(stdout_of(&out), "n\n183\n");
 }
 
+/// A live table whose values its columns' Arrow types cannot carry (NaN in a numeric(p,s),
+/// infinite timestamps) is queried with those columns as text: no error, nothing mangled.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_table_with_values_arrow_cannot_carry_is_queried_as_text() {
+    let db = TestDb::new().await;
+    db.execute(
+        "CREATE TABLE public.odd (id int, amount numeric(8,2), at timestamptz, day date);
+         INSERT INTO public.odd VALUES (1, 'NaN', '-infinity', '2024-02-29'),
+             (2, 2.5, '2024-01-01 00:00:00+00', 'infinity');",
+    )
+    .await;
+    let sql = "SELECT id, amount, at, day FROM odd ORDER BY id";
+    let table = format!("odd={}#postgres:public.odd", db.url.expose());
+    let out = stdout_of(&lakeshift(
+        &db.url,
+        &["sql", "-e", sql, "--table", &table, "--format", "csv"],
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "id,amount,at,day");
+    assert!(lines[1].starts_with("1,NaN,-infinity,2024-02-29"), "{out}");
+    assert!(
+        lines[2].starts_with("2,2.50,2024-01-01 00:00:00+00,infinity"),
+        "{out}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_sql_and_bad_tables_are_pointed_at() {
     let db = TestDb::new().await;
