@@ -190,13 +190,18 @@ impl BackupJob {
         for table in source.tables() {
             // A value a column's Arrow type cannot carry, met on the way, sends the table again
             // with that column as text, its files so far deleted: no scan of every table for
-            // such values beforehand.
+            // such values beforehand. The table's other such columns are found at once then,
+            // so the second read is the last.
             let mut table = table.clone();
             let backed_up = loop {
                 let cipher = cipher.as_ref();
                 match (self.back_up_table(&dir, &source, &table, &manifest, cipher)).await {
                     Err(Error::IrregularValue { column, .. }) if table.mark_irregular(&column) => {
                         dir.child(&table_folder(&table)).delete_all().await;
+                        if let Err(e) = source.check_values(&mut table).await {
+                            break Err(e);
+                        }
+                        tracing::info!(table = %table.full_name(), "reading the table again");
                     }
                     done => break done,
                 }

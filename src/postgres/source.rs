@@ -41,8 +41,9 @@ pub enum ValueCheck {
     First,
     /// Not before: a read that meets such a value fails with
     /// [`crate::error::Error::IrregularValue`], and the job reads the table again with that
-    /// column as text ([`Table::mark_irregular`]), after discarding what it wrote of it.
-    /// Saves a scan of every table for values that are rare.
+    /// column as text ([`Table::mark_irregular`]) and any other such column found by then
+    /// ([`Source::check_values`]), after discarding what it wrote of it. Saves a scan of
+    /// every table for values that are rare.
     OnRead,
 }
 
@@ -108,6 +109,20 @@ impl Source {
 
     pub fn snapshot(&self) -> &Snapshot {
         &self.snapshot
+    }
+
+    /// Mark the columns of `table` (one of [`Source::tables`], changed by the job) whose
+    /// values in the snapshot its Arrow types cannot carry: one scan for them all.
+    pub async fn check_values(&self, table: &mut Table) -> Result<()> {
+        let (url, tables) = (&self.url, std::slice::from_mut(table));
+        mark_irregular(
+            &self.snapshot,
+            url,
+            &self.catalog,
+            tables,
+            self.read.partitions,
+        )
+        .await
     }
 
     /// The columns a read of `table` returns, with their kinds.
