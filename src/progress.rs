@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
 
 const BYTES_TEMPLATE: &str = "{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {msg} ({eta})";
 const ROWS_TEMPLATE: &str =
@@ -22,7 +22,8 @@ fn bar(total: u64, label: &str, enabled: bool, template: &str) -> ProgressBar {
     if !enabled || !std::io::stderr().is_terminal() {
         return ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
     }
-    let bar = ProgressBar::new(total);
+    // A bar dropped unfinished (its work failed, or starts again) leaves nothing on screen.
+    let bar = ProgressBar::new(total).with_finish(ProgressFinish::AndClear);
     bar.set_style(
         ProgressStyle::with_template(template)
             .expect("valid template")
