@@ -91,7 +91,7 @@ pub fn column<'a>(
                     Cell::Text(text) => {
                         bytes.clear();
                         let value = parse(kind, text, 0..text.len(), &mut bytes)
-                            .map_err(|e| format!("{name}: {e}"))?;
+                            .map_err(|e| refused(name, data_type, text, e))?;
                         builder.append(&value, text, &bytes);
                     }
                     _ => builder.append(&Value::Null, &[], &[]),
@@ -100,6 +100,28 @@ pub fn column<'a>(
             Ok(builder.finish())
         }
     }
+}
+
+/// Why a value does not fit its lake column. One the source's type allows but the lake's type
+/// cannot carry (NaN in a decimal, an infinite date or timestamp: the table's first copy held
+/// none, so its column took the exact type) says how to take it.
+fn refused(name: &str, data_type: &DataType, text: &[u8], error: String) -> String {
+    let beyond = ["nan", "infinity", "-infinity"]
+        .iter()
+        .any(|word| text.eq_ignore_ascii_case(word.as_bytes()));
+    let exact = matches!(
+        data_type,
+        DataType::Decimal128(..) | DataType::Date32 | DataType::Timestamp(..)
+    );
+    if !(beyond && exact) {
+        return format!("{name}: {error}");
+    }
+    format!(
+        "{name}: {} cannot be carried by the lake's {data_type} column; remove this table's \
+         Delta table from the lake and run cdc again: the table is copied again, this column \
+         as text",
+        String::from_utf8_lossy(text)
+    )
 }
 
 /// The elements of a one-dimensional array literal (`{1,NULL,"a \"b\""}`): `None` for NULL.

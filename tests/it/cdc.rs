@@ -396,6 +396,40 @@ async fn added_and_dropped_columns_are_taken_and_a_type_change_is_refused() {
     );
 }
 
+/// NaN arriving in a column the lake holds as a decimal (the first copy held none) stops the
+/// stream with what to do; doing it (the Delta table removed, cdc run again) takes the table
+/// again with the column as text, and the stream goes on from there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_value_the_lake_column_cannot_carry_stops_the_stream_with_its_remedy() {
+    let db = TestDb::logical().await;
+    db.execute(
+        "CREATE TABLE m (id int PRIMARY KEY, n numeric(6,2)); INSERT INTO m VALUES (1, 1.5);",
+    )
+    .await;
+    let lake = tempfile::tempdir().unwrap();
+    stdout_of(&cdc(&db, lake.path(), &["--until", "caught-up"]));
+    db.execute("INSERT INTO m VALUES (2, 'NaN');").await;
+    let error = error_of(&cdc(&db, lake.path(), &["--until", "caught-up"]));
+    assert!(
+        error.contains("public.m: n: NaN cannot be carried by the lake's Decimal128(6, 2)")
+            && error.contains("run cdc again"),
+        "{error}"
+    );
+    std::fs::remove_dir_all(lake.path().join("m")).unwrap();
+    stdout_of(&cdc(&db, lake.path(), &["--until", "caught-up"]));
+    db.execute("INSERT INTO m VALUES (3, 'NaN'), (4, 2.25);")
+        .await;
+    stdout_of(&cdc(&db, lake.path(), &["--until", "caught-up"]));
+    let m = lake.path().join("m");
+    let rows = query(&db, &[("m", &m)], "SELECT id, n FROM m ORDER BY id");
+    assert_eq!(
+        serde_json::Value::Array(rows),
+        serde_json::json!([
+            {"id": 1, "n": "1.50"}, {"id": 2, "n": "NaN"}, {"id": 3, "n": "NaN"}, {"id": 4, "n": "2.25"}
+        ])
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_without_logical_decoding_is_refused_with_what_to_change() {
     let db = TestDb::new().await; // the default server runs wal_level = replica
