@@ -111,13 +111,22 @@ pub fn compare(existing: &StructType, incoming: &Schema, table: &str) -> Result<
     for field in incoming.fields() {
         match existing.field_with_name(field.name()) {
             Ok(old) if !same_type(old, field) => {
+                // A column read as text for its values keeps its source type.
+                let why = match field.data_type() {
+                    DataType::Utf8 => {
+                        "its source type changed, or it now holds values (NaN, infinities) \
+                         the Delta type cannot carry"
+                    }
+                    _ => "its source type changed",
+                };
                 return Err(delta_error(
                     table,
                     format!(
-                        "column {} changed type in the source, from {} to {}; Delta cannot change a column's type: sync into a new table or drop this one",
+                        "column {} arrives as {}, the Delta table holds {} ({why}); Delta cannot \
+                         change a column's type: sync into a new table or drop this one",
                         field.name(),
+                        field.data_type(),
                         old.data_type(),
-                        field.data_type()
                     ),
                 ));
             }
@@ -201,7 +210,7 @@ mod tests {
         let changed = delta_schema(&Schema::new(vec![Field::new("id", DataType::Utf8, false)]));
         let err = compare(&old, &changed, "t").unwrap_err().to_string();
         assert!(
-            err.contains("column id changed type") && err.contains("Int32"),
+            err.contains("column id arrives as Utf8, the Delta table holds Int32"),
             "{err}"
         );
     }

@@ -253,8 +253,23 @@ async fn columns_added_and_dropped_at_the_source_follow_and_a_changed_type_is_re
     let err = error_of(&sync(&db, lake.path(), &["--mode", "append"]));
     assert!(
         err.contains(
-            "Delta table public.t: column a changed type in the source, from Utf8 to Int32"
+            "Delta table public.t: column a arrives as Int32, the Delta table holds Utf8 \
+             (its source type changed)"
         ),
+        "{err}"
+    );
+    // Same type, but a value its Delta type cannot carry: the column now travels as text.
+    db.execute(
+        "DROP TABLE t; CREATE TABLE m (id int PRIMARY KEY, n numeric(6,2));
+         INSERT INTO m VALUES (1, 1.5);",
+    )
+    .await;
+    stdout_of(&sync(&db, lake.path(), &[]));
+    db.execute("INSERT INTO m VALUES (2, 'NaN')").await;
+    let err = error_of(&sync(&db, lake.path(), &["--mode", "append"]));
+    assert!(
+        err.contains("column n arrives as Utf8, the Delta table holds Decimal128(6, 2)")
+            && err.contains("values (NaN, infinities)"),
         "{err}"
     );
 }
