@@ -5,7 +5,10 @@
 //! an exact Arrow form is selected as its type's text output): integers, floats and
 //! booleans as they are, `numeric(p,s)` from its base-10000 digits straight into
 //! Decimal128, dates and timestamps shifted from the 2000-01-01 epoch, text-like values as
-//! UTF-8, one-dimensional arrays of all those. Bytes arrive in whatever pieces the server
+//! UTF-8, one-dimensional arrays of all those. A valid value the column's Arrow type cannot
+//! carry (NaN, an infinite or distant date, an array of several dimensions or not starting
+//! at 1) is refused as irregular, never mangled: read as text, it travels (see
+//! [`super::irregular`]). Bytes arrive in whatever pieces the server
 //! sends; a row split across pieces waits for the rest, so a builder never holds half a row.
 
 use std::sync::Arc;
@@ -25,8 +28,9 @@ const HEADER_LEN: usize = SIGNATURE.len() + 8;
 /// Days and microseconds from the Unix epoch to Postgres's (2000-01-01).
 const EPOCH_DAYS: i32 = 10_957;
 const EPOCH_MICROS: i64 = 946_684_800_000_000;
-/// 262142-01-01 in days and microseconds from the Unix epoch: the first time past what the
-/// writers downstream carry (chrono's last year); Postgres goes on to year 294276.
+/// The first year past what the writers downstream carry (chrono's last); Postgres goes on
+/// to year 294276. Its first day in days and microseconds from the Unix epoch.
+pub(super) const DISTANT_YEAR: i32 = 262_142;
 const DISTANT_DAYS: i32 = 95_025_872;
 const DISTANT_MICROS: i64 = DISTANT_DAYS as i64 * 86_400_000_000;
 
@@ -678,7 +682,7 @@ mod tests {
     #[test]
     fn the_distant_limits_are_chronos_year_262142() {
         let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        let days = day(262_142, 1, 1) - day(1970, 1, 1);
+        let days = day(DISTANT_YEAR, 1, 1) - day(1970, 1, 1);
         assert_eq!(days.num_days(), DISTANT_DAYS as i64);
         assert_eq!(
             (day(2000, 1, 1) - day(1970, 1, 1)).num_days(),

@@ -3,8 +3,9 @@
 //! Before a job reads ([`super::source::ValueCheck::First`]), one scan of each heap in the
 //! job's snapshot finds the columns that hold any; those travel as their text
 //! ([`Column::irregular`]), so nothing is clamped or refused. The COPY decoder refuses the
-//! same values, so a job that does not check first learns of them as it reads. The scans of every selected table's heaps share the read's connections: a
-//! partitioned table's partitions are probed in parallel.
+//! same values, so a job that does not check first learns of them as it reads. The scans
+//! of every selected table's heaps share the read's connections: a partitioned table's
+//! partitions are probed in parallel.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -12,6 +13,7 @@ use std::sync::Mutex;
 use super::DbUrl;
 use super::catalog::{Catalog, Column, Table};
 use super::connect::quote_ident;
+use super::copy_out::DISTANT_YEAR;
 use super::read::{Snapshot, join_snapshot, read_columns, refused};
 use super::types::PgKind;
 use crate::error::{Error, Result};
@@ -109,9 +111,9 @@ fn probe(column: &Column, kind: &PgKind) -> Option<String> {
 }
 
 /// An SQL condition true for a date or timestamp `value` that Arrow cannot carry as read:
-/// `infinity` and years past chrono's range (262142), which the reader decodes through,
-/// and `-infinity` (Postgres's earliest finite value, 4713 BC, is within it). Plain
-/// comparisons: a function call per row (`isfinite`) made the scan slower.
+/// `infinity` and years from [`DISTANT_YEAR`] on, and `-infinity` (Postgres's earliest
+/// finite value, 4713 BC, fits): what the decoder refuses. Plain comparisons: a function
+/// call per row (`isfinite`) made the scan slower.
 fn beyond_arrow(value: &str) -> String {
-    format!("{value} >= '262142-01-01' OR {value} = '-infinity'")
+    format!("{value} >= '{DISTANT_YEAR}-01-01' OR {value} = '-infinity'")
 }

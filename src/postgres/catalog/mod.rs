@@ -257,10 +257,14 @@ impl Table {
     /// Read `column` as its text form from now on; false when it already is (or is not a
     /// column of this table), so a read is never retried for the same column twice.
     pub fn mark_irregular(&mut self, column: &str) -> bool {
+        let table = self.full_name();
         match self.columns.iter_mut().find(|c| c.name == column) {
             Some(c) if !c.irregular => {
-                tracing::info!(table = %format!("{}.{}", self.schema, self.name), column,
-                    "holds values its Arrow type cannot carry: read as text");
+                tracing::info!(
+                    table,
+                    column,
+                    "holds values its Arrow type cannot carry: read as text"
+                );
                 c.irregular = true;
                 true
             }
